@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { JsonObject } from '../../../device-sdk/protocol/index.js';
+import type { ApiContext } from '../context.js';
+import {
+  createDeviceBody, deviceDetailSchema, deviceSchema, deviceWithSecretSchema, idParams, listDevicesQuery, pageOf, patchDeviceBody, problemSchema,
+} from '../schemas.js';
+
+const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema, 409: problemSchema };
+
+export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
+  const { registry, guard, store } = ctx;
+
+  app.post('/devices', {
+    preHandler: guard('write'),
+    schema: { tags: ['devices'], summary: 'Register a device; its secret is returned once', body: createDeviceBody, response: { 201: deviceWithSecretSchema, ...errors } },
+  }, async (req, reply) => {
+    const { device, secret } = await registry.create({ ...req.body, attributes: req.body.attributes as JsonObject | undefined });
+    return reply.code(201).send({ ...device, secret });
+  });
+
+  app.get('/devices', {
+    preHandler: guard('read'),
+    schema: { tags: ['devices'], summary: 'List devices with filters and cursor pagination', querystring: listDevicesQuery, response: { 200: pageOf(deviceSchema), ...errors } },
+  }, async (req) => registry.list(req.query));
+
+  app.get('/devices/:id', {
+    preHandler: guard('read'),
+    schema: { tags: ['devices'], summary: 'A device with status, last connection and latest health', params: idParams, response: { 200: deviceDetailSchema, ...errors } },
+  }, async (req) => {
+    const device = await registry.get(req.params.id);
+    const [connection] = await store.connections.recent(device.id, 1);
+    const health = await store.health.latest(device.id);
+    return { ...device, connection: connection ?? null, health: health ?? null };
+  });
+
+  app.patch('/devices/:id', {
+    preHandler: guard('write'),
+    schema: { tags: ['devices'], summary: 'Change tags, attributes, site or device class', params: idParams, body: patchDeviceBody, response: { 200: deviceSchema, ...errors } },
+  }, async (req) => registry.update(req.params.id, { ...req.body, attributes: req.body.attributes as JsonObject | undefined }));
+
+  app.delete('/devices/:id', {
+    preHandler: guard('write'),
+    schema: { tags: ['devices'], summary: 'Delete a device, disconnect it and invalidate its credentials', params: idParams, response: { 204: z.null(), ...errors } },
+  }, async (req, reply) => {
+    await registry.delete(req.params.id);
+    return reply.code(204).send(null);
+  });
+
+  app.post('/devices/:id/secret', {
+    preHandler: guard('write'),
+    schema: { tags: ['devices'], summary: 'Rotate the device secret; the new one is returned once', params: idParams, response: { 200: z.object({ secret: z.string() }), ...errors } },
+  }, async (req) => ({ secret: await registry.rotateSecret(req.params.id) }));
+};

@@ -1,0 +1,155 @@
+/**
+ * zod schemas of the admin API's bodies and queries: the routes validate with them and the
+ * OpenAPI document at /openapi.json is generated from them.
+ */
+import { z } from 'zod';
+import { DEVICE_ID_PATTERN, TOPIC_SEGMENT_PATTERN, deviceStatusSchema, healthReportSchema, transportSchema } from '../../device-sdk/protocol/index.js';
+
+const jsonObject = z.record(z.string(), z.unknown());
+const tag = z.string().min(1).max(64);
+
+export const deviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, 'device ids are 1–128 characters of A-Z a-z 0-9 _ - . :');
+export const siteIdSchema = z.string().regex(TOPIC_SEGMENT_PATTERN, 'site ids are 1–128 characters of A-Z a-z 0-9 _ - . :');
+const deviceClassSchema = z.string().regex(TOPIC_SEGMENT_PATTERN, 'device classes are 1–128 characters of A-Z a-z 0-9 _ - . :');
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    instance: z.string().optional(),
+    fields: z.record(z.string(), z.string()).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details with a stable `code`.' });
+
+export const createDeviceBody = z
+  .object({
+    id: deviceIdSchema,
+    deviceClass: deviceClassSchema.optional(),
+    site: siteIdSchema.optional(),
+    tags: z.array(tag).max(64).optional(),
+    attributes: jsonObject.optional(),
+  })
+  .strict();
+
+export const patchDeviceBody = z
+  .object({
+    deviceClass: deviceClassSchema.nullable().optional(),
+    site: siteIdSchema.nullable().optional(),
+    tags: z.array(tag).max(64).optional(),
+    attributes: jsonObject.optional(),
+  })
+  .strict();
+
+export const deviceSchema = z
+  .object({
+    id: z.string(),
+    deviceClass: z.string().nullable(),
+    site: z.string().nullable(),
+    tags: z.array(z.string()),
+    attributes: jsonObject,
+    status: deviceStatusSchema,
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    firstConnectedAt: z.string().nullable(),
+    lastSeenAt: z.string().nullable(),
+  })
+  .meta({ id: 'Device' });
+
+export const connectionSchema = z.object({
+  event: z.enum(['connected', 'disconnected']),
+  at: z.string(),
+  remoteAddress: z.string(),
+  transport: transportSchema,
+  reason: z.string().nullable(),
+});
+
+export const healthRecordSchema = z.object({ receivedAt: z.string(), report: healthReportSchema });
+
+export const deviceDetailSchema = deviceSchema
+  .extend({
+    connection: connectionSchema.nullable().describe('The latest connect or disconnect.'),
+    health: healthRecordSchema.nullable().describe('The latest health report.'),
+  })
+  .meta({ id: 'DeviceDetail' });
+
+export const deviceWithSecretSchema = deviceSchema.extend({
+  secret: z.string().describe('The device secret (MQTT password). Shown once; only its hash is stored.'),
+});
+
+export const listDevicesQuery = z.object({
+  tag: tag.optional(),
+  deviceClass: z.string().optional(),
+  site: z.string().optional(),
+  status: deviceStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().optional(),
+});
+
+export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export const siteBody = z
+  .object({
+    id: siteIdSchema,
+    uplinkBytesPerSec: z.number().int().positive(),
+    description: z.string().max(1024).optional(),
+    timeZone: z.string().min(1).max(64).optional().describe('IANA time zone, for maintenance windows.'),
+  })
+  .strict();
+export const patchSiteBody = siteBody.omit({ id: true }).partial().strict();
+export const siteSchema = z
+  .object({
+    id: z.string(),
+    uplinkBytesPerSec: z.number(),
+    description: z.string().nullable(),
+    timeZone: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Site' });
+
+export const tokenRoleSchema = z.enum(['admin', 'operator', 'viewer', 'integration']);
+export const createTokenBody = z.object({ name: z.string().min(1).max(128), role: tokenRoleSchema }).strict();
+export const tokenSchema = z
+  .object({ id: z.string(), name: z.string(), role: tokenRoleSchema, createdAt: z.string(), lastUsedAt: z.string().nullable() })
+  .meta({ id: 'Token' });
+
+/** ISO 8601 or epoch milliseconds. */
+const instant = z
+  .string()
+  .describe('ISO 8601 or epoch milliseconds')
+  .transform((v, ctx) => {
+    const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'expected ISO 8601 or epoch milliseconds' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+export const telemetryQuery = z.object({
+  stream: z.string().max(128).optional().describe('A stream name; empty for the default `telemetry` topic.'),
+  from: instant.optional(),
+  to: instant.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().regex(/^\d+$/).optional(),
+});
+
+export const telemetryRecordSchema = z.object({
+  id: z.number().int(),
+  stream: z.string().nullable(),
+  receivedAt: z.string(),
+  data: jsonObject,
+});
+
+export const fleetSummarySchema = z.object({
+  total: z.number().int(),
+  byStatus: z.record(z.string(), z.number().int()),
+  byDeviceClass: z.record(z.string(), z.number().int()),
+  byFirmwareVersion: z.record(z.string(), z.number().int()),
+  bySite: z.record(z.string(), z.number().int()),
+});
+
+export const idParams = z.object({ id: z.string().min(1).max(256) });

@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric Baton exports, on a registry of its own (tests build many services in one process). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'baton_process_' });
+  const registers = [registry];
+  return {
+    registry,
+    connectedDevices: new Gauge({ name: 'baton_connected_devices', help: 'Devices connected now.', registers }),
+    connects: new Counter({ name: 'baton_connects_total', help: 'Accepted MQTT connections.', labelNames: ['transport', 'kind'], registers }),
+    authFailures: new Counter({ name: 'baton_auth_failures_total', help: 'Refused MQTT connections.', labelNames: ['reason'], registers }),
+    messagesIn: new Counter({ name: 'baton_messages_in_total', help: 'PUBLISH packets received, by topic kind.', labelNames: ['kind'], registers }),
+    bytesIn: new Counter({ name: 'baton_bytes_in_total', help: 'Payload bytes received, by topic kind.', labelNames: ['kind'], registers }),
+    messagesOut: new Counter({ name: 'baton_messages_out_total', help: 'PUBLISH packets delivered to clients, by topic root.', labelNames: ['kind'], registers }),
+    bytesOut: new Counter({ name: 'baton_bytes_out_total', help: 'Payload bytes delivered to clients, by topic root.', labelNames: ['kind'], registers }),
+    aclDenials: new Counter({ name: 'baton_acl_denials_total', help: 'Publishes and subscriptions refused by the ACL.', labelNames: ['action'], registers }),
+    droppedPayloads: new Counter({ name: 'baton_dropped_payloads_total', help: 'Device payloads dropped, by error code.', labelNames: ['reason'], registers }),
+    storeBatchSize: new Histogram({
+      name: 'baton_store_batch_size', help: 'Writes per group commit.', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers,
+    }),
+    storeCommitSeconds: new Histogram({
+      name: 'baton_store_commit_seconds', help: 'Time to commit one batch, fsync included.',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

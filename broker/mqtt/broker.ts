@@ -1,0 +1,241 @@
+/**
+ * The aedes adapter: translates aedes' callbacks into calls on typed services, and nothing more.
+ * Each hook is a short named function; decisions live in acl.ts, authenticate.ts and the
+ * services behind the InboundRouter.
+ */
+import { Aedes, type AuthenticateError, type Client, type Connection, type PublishPacket, type Subscription } from 'aedes';
+import type { Logger } from 'pino';
+import { BatonError, filterMatches, isBatonError, parseTopic, topics, type Transport } from '../../device-sdk/protocol/index.js';
+import type { Metrics } from '../metrics.js';
+import type { PresenceTracker } from '../presence/tracker.js';
+import { canPublish, canReceive, canSubscribe } from './acl.js';
+import type { Authenticator } from './authenticate.js';
+import type { InboundRouter } from './inbound.js';
+import type { ConnectionInfo, Principal } from './principal.js';
+import { createPublisher, type Publisher } from './publisher.js';
+
+export interface MqttBrokerDeps {
+  authenticate: Authenticator;
+  router: InboundRouter;
+  presence: PresenceTracker;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => number;
+  /** Called on every device connect/disconnect, to record it durably. */
+  onPresence: (deviceId: string, info: ConnectionInfo, event: 'connected' | 'disconnected', reason?: string) => void;
+}
+
+export interface MqttBroker {
+  aedes: Aedes;
+  publisher: Publisher;
+  /** Hands a new transport stream (TCP socket, TLS socket, WebSocket duplex) to the broker. */
+  handle(stream: Connection, transport: Transport, remoteAddress: string, extra?: { peerCertificate?: unknown }): void;
+  info(client: Client): ConnectionInfo | undefined;
+  close(): Promise<void>;
+}
+
+interface StreamInfo {
+  transport: Transport;
+  remoteAddress: string;
+  peerCertificate?: unknown;
+}
+
+export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker> {
+  const { metrics, log } = deps;
+  const streams = new WeakMap<Connection, StreamInfo>();
+  const clients = new WeakMap<Client, ConnectionInfo>();
+  const emptyClientIds = new WeakSet<Client>();
+  const clientLogs = new WeakMap<Client, Logger>();
+  /** The current connection of each device, and the ones a newer connection took over [MQTT-3.1.4-2]. */
+  const deviceClients = new Map<string, Client>();
+  const takenOver = new WeakSet<Client>();
+  const kicked = new WeakSet<Client>();
+  /** Payloads of messages a handler consumed or rejected: never forwarded to subscribers. */
+  const notForwarded = new WeakSet<Buffer>();
+  let shuttingDown = false;
+
+  const aedes = await Aedes.createBroker({ drainTimeout: 30_000 });
+  const publisher = createPublisher(aedes);
+  const clientLog = (client: Client) => clientLogs.get(client) ?? log;
+
+  aedes.preConnect = (client, packet, callback) => {
+    // aedes replaces an empty client id with a generated one; remember it for [MQTT-3.1.3-8].
+    if (!packet.clientId) emptyClientIds.add(client);
+    callback(null, true);
+  };
+
+  aedes.authenticate = (client, username, password, done) => {
+    const stream = streams.get(client.conn) ?? { transport: 'tcp' as const, remoteAddress: 'unknown' };
+    deps
+      .authenticate({
+        clientId: client.id,
+        emptyClientId: emptyClientIds.has(client),
+        clean: client.clean,
+        username,
+        password: password?.toString(),
+      })
+      .then((result) => {
+        if (!result.ok) {
+          metrics.authFailures.inc({ reason: result.reason });
+          log.info({ clientId: client.id, remoteAddress: stream.remoteAddress, reason: result.reason }, 'connect refused');
+          const err = new Error(`connect refused: ${result.reason}`) as AuthenticateError;
+          err.returnCode = result.returnCode;
+          return done(err, false);
+        }
+        if (result.principal.kind === 'device') {
+          const previous = deviceClients.get(result.principal.deviceId);
+          if (previous && previous !== client) takenOver.add(previous);
+        }
+        clients.set(client, { principal: result.principal, transport: stream.transport, remoteAddress: stream.remoteAddress, connectedAt: deps.clock() });
+        clientLogs.set(client, log.child({ clientId: client.id, principal: result.principal.kind, transport: stream.transport }));
+        done(null, true);
+      })
+      .catch((err: unknown) => {
+        log.error({ err, clientId: client.id }, 'authentication failed with an error');
+        const e = new Error('server unavailable') as AuthenticateError;
+        e.returnCode = 3;
+        done(e, false);
+      });
+  };
+
+  aedes.authorizePublish = (client, packet, callback) => {
+    const info = client ? clients.get(client) : undefined;
+    // Wills and broker-internal publishes have no client: only the broker itself publishes those.
+    if (!client || !info) return callback(new Error('not authenticated'));
+    if (!canPublish(info.principal, packet.topic)) {
+      metrics.aclDenials.inc({ action: 'publish' });
+      clientLog(client).warn({ topic: packet.topic }, 'publish denied by ACL; closing connection');
+      // [MQTT-3.3.5-2]: the server may close the connection instead of acknowledging.
+      return callback(new Error(`publish to ${packet.topic} denied`));
+    }
+    handleInbound(client, info.principal, packet).then(
+      () => callback(null),
+      (err: unknown) => {
+        // A store failure: do not acknowledge; closing makes the client resend after reconnect.
+        clientLog(client).error({ err, topic: packet.topic }, 'inbound message failed');
+        callback(err as Error);
+      },
+    );
+  };
+
+  async function handleInbound(client: Client, principal: Principal, packet: PublishPacket): Promise<void> {
+    const payload = packet.payload as Buffer;
+    const parsed = parseTopic(packet.topic);
+    const kind = parsed?.kind ?? 'other';
+    metrics.messagesIn.inc({ kind });
+    metrics.bytesIn.inc({ kind }, payload.length);
+    if (principal.kind === 'device') deps.presence.activity(principal.deviceId);
+    const handler = parsed ? deps.router.get(parsed.kind) : undefined;
+    if (!parsed || !handler) {
+      if (principal.kind === 'anonymous') return;
+      notForwarded.add(payload);
+      return reject(principal, packet.topic, new BatonError('InvalidRequest', `${kind} is not handled by this broker`));
+    }
+    try {
+      const outcome = await handler({ principal, topic: parsed, payload, qos: packet.qos });
+      if (outcome === 'consume') notForwarded.add(payload);
+    } catch (err) {
+      if (!isBatonError(err)) throw err;
+      notForwarded.add(payload);
+      clientLog(client).info({ topic: packet.topic, code: err.code }, 'payload dropped');
+      await reject(principal, packet.topic, err);
+    }
+  }
+
+  /** A dropped payload is counted and reported to the device; the connection stays up. */
+  async function reject(principal: Principal, topic: string, err: BatonError): Promise<void> {
+    metrics.droppedPayloads.inc({ reason: err.code });
+    if (principal.kind !== 'device') return;
+    await publisher.publish(topics.errors(principal.deviceId), {
+      code: err.code,
+      message: err.message,
+      topic,
+      timestamp: new Date(deps.clock()).toISOString(),
+    });
+  }
+
+  aedes.authorizeSubscribe = (client, sub: Subscription, callback) => {
+    const info = clients.get(client);
+    if (info && canSubscribe(info.principal, sub.topic)) return callback(null, sub);
+    metrics.aclDenials.inc({ action: 'subscribe' });
+    clientLog(client).warn({ topic: sub.topic }, 'subscribe denied by ACL');
+    callback(null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3]
+  };
+
+  aedes.authorizeForward = (client, packet) => {
+    const info = clients.get(client);
+    if (!info || notForwarded.has(packet.payload as Buffer) || !canReceive(info.principal, packet.topic)) return null;
+    const root = packet.topic.split('/')[0] ?? '';
+    metrics.messagesOut.inc({ kind: root });
+    metrics.bytesOut.inc({ kind: root }, (packet.payload as Buffer).length);
+    // aedes #1074: a QoS 2 message reached a QoS 1 wildcard subscription at QoS 2. Cap at the
+    // highest QoS granted to a matching subscription [MQTT-3.8.4-6].
+    const granted = grantedQos(client, packet.topic);
+    return packet.qos > granted ? { ...packet, qos: granted } : packet;
+  };
+
+  aedes.on('client', (client) => {
+    const info = clients.get(client);
+    if (info?.principal.kind !== 'device') return;
+    const deviceId = info.principal.deviceId;
+    deviceClients.set(deviceId, client);
+    deps.presence.connected({ deviceId, transport: info.transport, remoteAddress: info.remoteAddress, disconnect: () => kick(client) });
+    metrics.connects.inc({ transport: info.transport, kind: 'device' });
+    metrics.connectedDevices.set(deps.presence.size);
+    deps.onPresence(deviceId, info, 'connected');
+  });
+
+  aedes.on('clientDisconnect', (client) => {
+    const info = clients.get(client);
+    if (info?.principal.kind !== 'device') return;
+    const deviceId = info.principal.deviceId;
+    const reason = disconnectReason(client);
+    // A taken-over connection closes after its successor authenticated but before it registered:
+    // the device stays present, and only the durable log records the takeover.
+    if (deviceClients.get(deviceId) === client && !takenOver.has(client)) {
+      deviceClients.delete(deviceId);
+      deps.presence.disconnected(deviceId, reason);
+    }
+    metrics.connectedDevices.set(deps.presence.size);
+    deps.onPresence(deviceId, info, 'disconnected', reason);
+  });
+
+  function disconnectReason(client: Client): string {
+    if (shuttingDown) return 'server-shutdown';
+    if (takenOver.has(client)) return 'taken-over';
+    if (kicked.has(client)) return 'kicked';
+    if ((client as unknown as { _disconnected: boolean })._disconnected) return 'client-disconnect';
+    return 'connection-lost';
+  }
+
+  function kick(client: Client): void {
+    kicked.add(client);
+    client.close();
+  }
+
+  aedes.on('clientError', (client, err) => clientLog(client).debug({ err: err.message }, 'client error'));
+  aedes.on('connectionError', (client, err) => log.debug({ err: err.message, clientId: client.id }, 'connection error'));
+
+  return {
+    aedes,
+    publisher,
+    handle(stream, transport, remoteAddress, extra) {
+      streams.set(stream, { transport, remoteAddress, ...extra });
+      aedes.handle(stream);
+    },
+    info: (client) => clients.get(client),
+    close() {
+      shuttingDown = true;
+      return new Promise((resolve) => aedes.close(() => resolve()));
+    },
+  };
+}
+
+function grantedQos(client: Client, topic: string): 0 | 1 | 2 {
+  const subs = (client as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions;
+  let max = 0;
+  for (const [filter, sub] of Object.entries(subs)) {
+    if (sub.qos > max && filterMatches(filter, topic)) max = sub.qos;
+  }
+  return max as 0 | 1 | 2;
+}

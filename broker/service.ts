@@ -1,0 +1,128 @@
+/**
+ * `buildService(config)` assembles the whole Baton service from a validated config: store,
+ * services, the MQTT broker and its listeners, and the admin API. It has no side effects at
+ * import and does not listen until `listen()`; only main.ts reads the environment and handles
+ * signals. Tests build the same service on port 0.
+ */
+import type { Logger } from 'pino';
+import { topics } from '../device-sdk/protocol/index.js';
+import { SecretHasher } from './auth/secrets.js';
+import { createTokenService } from './auth/tokens.js';
+import type { Config } from './config.js';
+import { createDeviceRegistry } from './devices/registry.js';
+import { registerFoundationInbound } from './foundation-inbound.js';
+import { createHealthIngest } from './health/ingest.js';
+import { createAuthGuard } from './http/auth.js';
+import { buildHttpApp } from './http/app.js';
+import type { ApiContext } from './http/context.js';
+import { createLogger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { createAuthenticator } from './mqtt/authenticate.js';
+import { createMqttBroker } from './mqtt/broker.js';
+import { InboundRouter } from './mqtt/inbound.js';
+import { tcpListener, webSocketListener, type Listener } from './mqtt/listeners.js';
+import { PresenceTracker } from './presence/tracker.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import { createTelemetryIngest } from './telemetry/ingest.js';
+
+export interface ServiceOptions {
+  /** Injected for tests; defaults to the system clock. */
+  clock?: () => number;
+  logger?: Logger;
+}
+
+export interface BatonService {
+  config: Config;
+  log: Logger;
+  store: ReturnType<typeof openSqliteStore>;
+  /** The generated first admin token, on first start only (unless BATON_ADMIN_TOKEN set it). */
+  firstAdminToken: string | undefined;
+  listen(): Promise<{ mqttPort: number; httpPort: number }>;
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export async function buildService(config: Config, options: ServiceOptions = {}): Promise<BatonService> {
+  const clock = options.clock ?? Date.now;
+  const now = () => new Date(clock());
+  const log = options.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const store = openSqliteStore({
+    dataDir: config.dataDir,
+    healthHistoryLimit: config.healthHistory,
+    onCommit: ({ size, commitMs }) => {
+      metrics.storeBatchSize.observe(size);
+      metrics.storeCommitSeconds.observe(commitMs / 1000);
+    },
+  });
+  const hasher = SecretHasher.forDataDir(config.dataDir);
+  const presence = new PresenceTracker({ clock, defaultIntervalS: config.defaultHealthIntervalS });
+  const registry = createDeviceRegistry({ store, hasher, presence, clock: now });
+  const tokens = createTokenService({ repo: store.tokens, hasher, clock: now });
+  const firstAdminToken = await tokens.ensureFirstAdmin(config.adminToken);
+
+  const router = new InboundRouter();
+  registerFoundationInbound(router, {
+    telemetry: createTelemetryIngest({ store, maxBytes: config.telemetryMaxBytes, clock: now }),
+    health: createHealthIngest({ store, maxBytes: config.telemetryMaxBytes, clock: now }),
+    presence,
+  });
+
+  const broker = await createMqttBroker({
+    authenticate: createAuthenticator({ registry, tokens, allowAnonymous: config.allowAnonymous }),
+    router,
+    presence,
+    metrics,
+    log: log.child({ component: 'mqtt' }),
+    clock,
+    onPresence: (deviceId, info, event, reason) => {
+      const at = now();
+      store.connections.record({ deviceId, event, at, remoteAddress: info.remoteAddress, transport: info.transport, reason }).catch((err: unknown) => log.error({ err }, 'connection log write failed'));
+      store.devices.recordSeen(deviceId, at, event === 'connected').catch((err: unknown) => log.error({ err }, 'last-seen write failed'));
+    },
+  });
+  presence.on('event', (e) => {
+    broker.publisher.publish(topics.presenceEvent(e.deviceId), e).catch((err: unknown) => log.warn({ err }, 'presence event not published'));
+  });
+  if (config.allowAnonymous) log.warn('BATON_ALLOW_ANONYMOUS is on: clients without credentials may connect (outside devices/, fleet/, provisioning/)');
+
+  let listening = false;
+  const ctx: ApiContext = { store, registry, tokens, presence, metrics, guard: createAuthGuard(tokens), ready: () => ready() };
+  const http = await buildHttpApp(ctx, log);
+  const listeners: Listener[] = [tcpListener(broker, config.host, config.mqttPort), webSocketListener(broker, http.server)];
+  const ready = () => listening && store.isOpen() && http.server.listening && listeners.every((l) => l.listening());
+
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, task: () => unknown) => timers.push(setInterval(task, ms).unref());
+
+  return {
+    config,
+    log,
+    store,
+    firstAdminToken,
+    ready,
+    async listen() {
+      await http.listen({ host: config.host, port: config.httpPort });
+      for (const l of listeners) await l.listen();
+      every(1000, () => presence.sweep());
+      const prune = () => store.telemetry.prune(
+        { maxAgeMs: config.telemetryRetentionDays * 86_400_000, maxRowsPerDevice: config.telemetryMaxRowsPerDevice }, now(),
+      ).catch((err: unknown) => log.error({ err }, 'telemetry prune failed'));
+      every(10 * 60_000, prune);
+      listening = true;
+      const ports = { mqttPort: listeners[0]!.port(), httpPort: listeners[1]!.port() };
+      log.info(ports, 'baton listening');
+      return ports;
+    },
+    /** Stop accepting, close clients, flush pending writes, close the database. */
+    async close() {
+      listening = false;
+      for (const t of timers) clearInterval(t);
+      const stopped = Promise.all(listeners.map((l) => l.close()));
+      await broker.close();
+      await stopped;
+      await http.close();
+      await store.close();
+    },
+  };
+}
