@@ -24,6 +24,10 @@ import { tcpListener, webSocketListener, type Listener } from './mqtt/listeners.
 import { PresenceTracker } from './presence/tracker.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createTelemetryIngest } from './telemetry/ingest.js';
+import type { Feature, FeatureFactory } from './feature.js';
+
+/** Features, in start order (a later one may depend on an earlier one's tables). */
+const featureFactories: FeatureFactory[] = [];
 
 export interface ServiceOptions {
   /** Injected for tests; defaults to the system clock. */
@@ -81,14 +85,23 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       store.devices.recordSeen(deviceId, at, event === 'connected').catch((err: unknown) => log.error({ err }, 'last-seen write failed'));
     },
   });
+  const features: Feature[] = [];
+  for (const factory of featureFactories) {
+    features.push(await factory({ config, store, registry, tokens, presence, router, publisher: broker.publisher, metrics, log, clock }));
+  }
   presence.on('event', (e) => {
+    if (e.event === 'connected') {
+      for (const f of features) {
+        Promise.resolve(f.onDeviceConnected?.(e.deviceId)).catch((err: unknown) => log.error({ err, feature: f.name }, 'onDeviceConnected failed'));
+      }
+    }
     broker.publisher.publish(topics.presenceEvent(e.deviceId), e).catch((err: unknown) => log.warn({ err }, 'presence event not published'));
   });
   if (config.allowAnonymous) log.warn('BATON_ALLOW_ANONYMOUS is on: clients without credentials may connect (outside devices/, fleet/, provisioning/)');
 
   let listening = false;
   const ctx: ApiContext = { store, registry, tokens, presence, metrics, guard: createAuthGuard(tokens), ready: () => ready() };
-  const http = await buildHttpApp(ctx, log);
+  const http = await buildHttpApp(ctx, log, features.flatMap((f) => (f.routes ? [f.routes] : [])));
   const listeners: Listener[] = [tcpListener(broker, config.host, config.mqttPort), webSocketListener(broker, http.server)];
   const ready = () => listening && store.isOpen() && http.server.listening && listeners.every((l) => l.listening());
 
@@ -109,6 +122,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
         { maxAgeMs: config.telemetryRetentionDays * 86_400_000, maxRowsPerDevice: config.telemetryMaxRowsPerDevice }, now(),
       ).catch((err: unknown) => log.error({ err }, 'telemetry prune failed'));
       every(10 * 60_000, prune);
+      for (const f of features) await f.start?.();
       listening = true;
       const ports = { mqttPort: listeners[0]!.port(), httpPort: listeners[1]!.port() };
       log.info(ports, 'baton listening');
@@ -118,6 +132,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     async close() {
       listening = false;
       for (const t of timers) clearInterval(t);
+      for (const f of [...features].reverse()) await f.close?.();
       const stopped = Promise.all(listeners.map((l) => l.close()));
       await broker.close();
       await stopped;

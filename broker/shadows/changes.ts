@@ -51,5 +51,6 @@ export function toFleetEvent(
   shadowName: string | undefined,
   change: { previous: ShadowSnapshot | null; current: ShadowSnapshot | null; timestamp: number },
 ): ShadowFleetEvent {
-  return { deviceId, shadowName: shadowName ?? null, previous: change.previous, current: change.current, timestamp: change.timestamp };
+  const { previous, current, timestamp } = change;
+  return { deviceId, shadowName: shadowName ?? null, previous, current, timestamp };
 }

@@ -1,6 +1,6 @@
 /**
- * The shadow document: applying updates, deleting, and the replies each produces. Pure: the
- * caller loads the stored record, passes the clock's reading, and persists what comes back.
+ * The shadow document's operations: update, delete, get. Pure: the caller loads the stored record,
+ * passes the clock's reading, persists what comes back and publishes the messages.
  *
  * Versioning follows AWS IoT Device Shadow: every accepted update adds exactly one; a delete keeps
  * the counter (the deleted version is reported), and a re-created shadow continues from it. AWS
@@ -8,8 +8,6 @@
  */
 import { BatonError } from '../../device-sdk/protocol/errors.js';
 import type {
-  JsonObject,
-  MetadataTree,
   ShadowDelta,
   ShadowDeleteAccepted,
   ShadowDocument,
@@ -18,27 +16,17 @@ import type {
   ShadowUpdateAccepted,
   ShadowUpdateRequest,
 } from '../../device-sdk/protocol/shadow.js';
+import { historyEntry, type HistoryEntry, type ShadowSource } from './changes.js';
 import { computeDelta, isEmptyObject } from './delta.js';
-import { jsonEqual } from './json.js';
 import { checkStateSize, checkUpdateLimits, type ShadowLimits } from './limits.js';
 import { mergePatch } from './merge-patch.js';
-import { metadataFor, nextMetadata } from './metadata.js';
+import { nextMetadata } from './metadata.js';
 import { withClientToken } from './rejected.js';
-import { historyEntry, type HistoryEntry, type ShadowSource } from './changes.js';
+import { acceptedReply, deltaMessage } from './replies.js';
+import { emptyState, liveShadow, requireLive, toSnapshot, type StoredShadow } from './stored.js';
 import { toEpochSeconds } from './time.js';
 
-/** What the store persists, one row per (deviceId, shadowName). JSON-serialisable as is. */
-export interface StoredShadow {
-  desired: JsonObject;
-  reported: JsonObject;
-  metadata: { desired: MetadataTree; reported: MetadataTree };
-  /** The version counter; survives deletion. */
-  version: number;
-  /** Epoch seconds of the last accepted update or delete. */
-  timestamp: number;
-  /** Deleted shadows keep their row so the counter survives; they answer NotFound. */
-  deleted: boolean;
-}
+export type { StoredShadow } from './stored.js';
 
 export interface UpdateContext {
   /** The injected clock's reading, epoch milliseconds. */
@@ -51,27 +39,14 @@ export interface UpdateResult {
   stored: StoredShadow;
   /** For `update/accepted`. */
   accepted: ShadowUpdateAccepted;
-  /** For `update/delta`; undefined when nothing should be sent (see `shouldSendDelta`). */
+  /** For `update/delta`; undefined when nothing is to be sent (see `deltaMessage`). */
   delta: ShadowDelta | undefined;
   /** For `update/documents` and, via `toFleetEvent`, `fleet/events/shadow/{deviceId}`. */
   documents: ShadowDocuments;
   history: HistoryEntry;
 }
 
-const live = (s: StoredShadow | undefined): StoredShadow | undefined => (s && !s.deleted ? s : undefined);
-
-/** A shadow never written, or deleted, answers NotFound (AWS: 404 on get and delete). */
-function requireLive(stored: StoredShadow | undefined, clientToken: string | undefined): StoredShadow {
-  const s = live(stored);
-  if (s === undefined) throw new BatonError('NotFound', 'no shadow', clientToken === undefined ? undefined : { clientToken });
-  return s;
-}
-
-export function toSnapshot(s: StoredShadow): ShadowSnapshot {
-  return { state: { desired: s.desired, reported: s.reported }, metadata: s.metadata, version: s.version };
-}
-
-/** The `get/accepted` document, with its delta computed afresh. */
+/** The `get/accepted` document, with its delta computed afresh; NotFound if never written or deleted. */
 export function toDocument(stored: StoredShadow | undefined, now: number, clientToken?: string): ShadowDocument {
   const s = requireLive(stored, clientToken);
   const delta = computeDelta(s.desired, s.reported);
@@ -86,17 +61,19 @@ export function toDocument(stored: StoredShadow | undefined, now: number, client
 }
 
 function checkVersion(expected: number | undefined, current: number): void {
-  if (expected !== undefined && expected !== current) {
-    throw new BatonError('VersionConflict', `version ${expected} is not the current version ${current}`, {
-      expected,
-      current,
-    });
-  }
+  if (expected === undefined || expected === current) return;
+  const message = `version ${expected} is not the current version ${current}`;
+  throw new BatonError('VersionConflict', message, { expected, current });
 }
 
-/** The next record: merged state, metadata stamped on changed leaves, version + 1. */
-function nextStored(prev: StoredShadow | undefined, counter: number, request: ShadowUpdateRequest, timestamp: number): StoredShadow {
-  const before = prev ?? { desired: {}, reported: {}, metadata: { desired: {}, reported: {} } };
+/** The next record: merged state, metadata stamped on changed leaves, counter + 1. */
+function nextStored(
+  prev: StoredShadow | undefined,
+  counter: number,
+  request: ShadowUpdateRequest,
+  timestamp: number,
+): StoredShadow {
+  const before = prev ?? emptyState();
   const { desired: dPatch, reported: rPatch } = request.state;
   const desired = dPatch === undefined ? before.desired : mergePatch(before.desired, dPatch);
   const reported = rPatch === undefined ? before.reported : mergePatch(before.reported, rPatch);
@@ -107,58 +84,30 @@ function nextStored(prev: StoredShadow | undefined, counter: number, request: Sh
   return { desired, reported, metadata, version: counter + 1, timestamp, deleted: false };
 }
 
-function acceptedReply(request: ShadowUpdateRequest, next: StoredShadow): ShadowUpdateAccepted {
-  const accepted: ShadowUpdateAccepted = { state: {}, metadata: {}, version: next.version, timestamp: next.timestamp };
-  for (const side of ['desired', 'reported'] as const) {
-    const patch = request.state[side];
-    if (patch === undefined) continue;
-    accepted.state[side] = patch;
-    accepted.metadata[side] = patch === null ? { timestamp: next.timestamp } : metadataFor(patch, next.metadata[side], next.timestamp);
-  }
-  if (request.clientToken !== undefined) accepted.clientToken = request.clientToken;
-  return accepted;
-}
-
 /**
- * A delta goes to the device when one is outstanding and either the request wrote `desired` (an
- * operator re-asserting a command is heard again, as in AWS) or the update changed the delta. A
- * device reporting unrelated fields is not sent the unchanged delta over and over.
+ * Applies an update. Throws, with nothing changed: TooDeep or InvalidRequest for a request over
+ * the limits; VersionConflict when `request.version` is not the current counter (0 for a shadow
+ * never written, the kept counter for a deleted one); PayloadTooLarge when the result is too big.
  */
-function deltaMessage(request: ShadowUpdateRequest, prev: StoredShadow | undefined, next: StoredShadow): ShadowDelta | undefined {
-  const delta = computeDelta(next.desired, next.reported);
-  if (isEmptyObject(delta)) return undefined;
-  const before = prev ? computeDelta(prev.desired, prev.reported) : {};
-  if (request.state.desired === undefined && jsonEqual(before, delta)) return undefined;
-  return { state: delta, metadata: metadataFor(delta, next.metadata.desired, next.timestamp), version: next.version, timestamp: next.timestamp };
-}
-
-/**
- * Applies an update. Throws (with nothing changed) TooDeep / InvalidRequest for a request over
- * the limits, VersionConflict when `request.version` is not the current counter (0 for a shadow
- * never written; the kept counter for a deleted one), PayloadTooLarge when the result is too big.
- */
-export function applyUpdate(current: StoredShadow | undefined, request: ShadowUpdateRequest, ctx: UpdateContext): UpdateResult {
-  return withClientToken(request.clientToken, () => {
+export function applyUpdate(
+  current: StoredShadow | undefined,
+  request: ShadowUpdateRequest,
+  ctx: UpdateContext,
+): UpdateResult {
+  const { clientToken } = request;
+  return withClientToken(clientToken, () => {
     checkUpdateLimits(request, ctx.limits);
-    checkVersion(request.version, current?.version ?? 0);
-    const prev = live(current);
+    const counter = current?.version ?? 0;
+    checkVersion(request.version, counter);
+    const prev = liveShadow(current);
     const timestamp = toEpochSeconds(ctx.now);
-    const stored = nextStored(prev, current?.version ?? 0, request, timestamp);
+    const stored = nextStored(prev, counter, request, timestamp);
     checkStateSize({ desired: stored.desired, reported: stored.reported }, ctx.limits);
-    const documents: ShadowDocuments = { previous: prev ? toSnapshot(prev) : null, current: toSnapshot(stored), timestamp };
-    if (request.clientToken !== undefined) documents.clientToken = request.clientToken;
-    return {
-      stored,
-      accepted: acceptedReply(request, stored),
-      delta: deltaMessage(request, prev, stored),
-      documents,
-      history: historyEntry('update', documents.current, {
-        timestamp,
-        source: ctx.source,
-        clientToken: request.clientToken,
-        patch: request.state,
-      }),
-    };
+    const snapshot = toSnapshot(stored);
+    const documents: ShadowDocuments = { previous: prev ? toSnapshot(prev) : null, current: snapshot, timestamp };
+    if (clientToken !== undefined) documents.clientToken = clientToken;
+    const history = historyEntry('update', snapshot, { timestamp, source: ctx.source, clientToken, patch: request.state });
+    return { stored, accepted: acceptedReply(request, stored), delta: deltaMessage(request, prev, stored), documents, history };
   });
 }
 
@@ -184,13 +133,13 @@ export interface DeleteResult {
  * to delete.
  */
 export function deleteShadow(current: StoredShadow | undefined, ctx: DeleteContext): DeleteResult {
-  const prev = requireLive(current, ctx.clientToken);
+  const { clientToken, source } = ctx;
+  const prev = requireLive(current, clientToken);
   const timestamp = toEpochSeconds(ctx.now);
-  const empty = { desired: {}, reported: {}, metadata: { desired: {}, reported: {} } };
-  const stored: StoredShadow = { ...empty, version: prev.version, timestamp, deleted: true };
+  const stored: StoredShadow = { ...emptyState(), version: prev.version, timestamp, deleted: true };
   const accepted: ShadowDeleteAccepted = { version: prev.version, timestamp };
-  if (ctx.clientToken !== undefined) accepted.clientToken = ctx.clientToken;
+  if (clientToken !== undefined) accepted.clientToken = clientToken;
   const previous = toSnapshot(prev);
-  const history = historyEntry('delete', previous, { timestamp, source: ctx.source, clientToken: ctx.clientToken });
+  const history = historyEntry('delete', previous, { timestamp, source, clientToken });
   return { stored, accepted, change: { previous, current: null, timestamp }, history };
 }

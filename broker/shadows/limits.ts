@@ -38,10 +38,8 @@ export const defaultShadowLimits: ShadowLimits = resolveShadowLimits();
 
 // --- steps -------------------------------------------------------------------------------------
 
-function checkPayloadSize(payload: Buffer, limits: ShadowLimits): void {
-  if (payload.length > limits.maxRequestBytes) {
-    throw new BatonError('PayloadTooLarge', `payload is ${payload.length} bytes; the limit is ${limits.maxRequestBytes}`);
-  }
+function checkBytes(what: string, bytes: number, limit: number): void {
+  if (bytes > limit) throw new BatonError('PayloadTooLarge', `${what} is ${bytes} bytes; the limit is ${limit}`);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -106,15 +104,12 @@ export function checkUpdateLimits(request: ShadowUpdateRequest, limits: ShadowLi
 
 /** Checks the size of the document an update would produce (AWS measures state, not metadata). */
 export function checkStateSize(state: { desired: JsonObject; reported: JsonObject }, limits: ShadowLimits): void {
-  const bytes = jsonBytes(state);
-  if (bytes > limits.maxStateBytes) {
-    throw new BatonError('PayloadTooLarge', `the resulting state is ${bytes} bytes; the limit is ${limits.maxStateBytes}`);
-  }
+  checkBytes('the resulting state', jsonBytes(state), limits.maxStateBytes);
 }
 
 /** `…/update` payload → request; throws PayloadTooLarge, InvalidJSON, TooDeep or InvalidRequest. */
 export function parseUpdateRequest(payload: Buffer, limits: ShadowLimits = defaultShadowLimits): ShadowUpdateRequest {
-  checkPayloadSize(payload, limits);
+  checkBytes('the payload', payload.length, limits.maxRequestBytes);
   const raw = parseJson(payload);
   return withClientToken(echoableToken(raw, limits), () => {
     checkRawDepth(raw, limits);
@@ -128,7 +123,7 @@ export function parseUpdateRequest(payload: Buffer, limits: ShadowLimits = defau
 /** `…/get` and `…/delete` payloads; an empty payload is a request without a token. */
 export function parseTokenRequest(payload: Buffer, limits: ShadowLimits = defaultShadowLimits): ShadowTokenRequest {
   if (payload.length === 0) return {};
-  checkPayloadSize(payload, limits);
+  checkBytes('the payload', payload.length, limits.maxRequestBytes);
   const raw = parseJson(payload);
   return withClientToken(echoableToken(raw, limits), () => {
     checkRawDepth(raw, limits);

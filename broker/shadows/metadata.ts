@@ -7,7 +7,13 @@
  * has held that value; "when did the device last write" is the document's own `timestamp` and the
  * history table. A device re-reporting the same state therefore leaves metadata untouched.
  */
-import type { JsonObject, JsonValue, MetadataLeaf, MetadataNode, MetadataTree } from '../../device-sdk/protocol/shadow.js';
+import type {
+  JsonObject,
+  JsonValue,
+  MetadataLeaf,
+  MetadataNode,
+  MetadataTree,
+} from '../../device-sdk/protocol/shadow.js';
 import { isJsonObject, jsonEqual } from './json.js';
 
 export function isMetadataLeaf(node: MetadataNode | undefined): node is MetadataLeaf {
@@ -21,7 +27,12 @@ const subtree = (node: MetadataNode | undefined): MetadataTree =>
  * Metadata for `next`, derived from the previous state and metadata: a leaf keeps its old
  * timestamp when its value is unchanged, and gets `timestamp` otherwise.
  */
-export function nextMetadata(prev: JsonObject, prevMeta: MetadataTree, next: JsonObject, timestamp: number): MetadataTree {
+export function nextMetadata(
+  prev: JsonObject,
+  prevMeta: MetadataTree,
+  next: JsonObject,
+  timestamp: number,
+): MetadataTree {
   const out: MetadataTree = {};
   for (const [key, value] of Object.entries(next)) {
     const before = prev[key];

@@ -23,7 +23,7 @@
 import { BatonError } from '../../device-sdk/protocol/errors.js';
 import type { JsonObject, JsonValue } from '../../device-sdk/protocol/shadow.js';
 import { computeDelta } from './delta.js';
-import type { StoredShadow } from './document.js';
+import type { StoredShadow } from './stored.js';
 import { canonicalJson, isJsonObject } from './json.js';
 
 export type LeafSide = 'desired' | 'reported' | 'delta';
