@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startChildBroker, type ChildBroker } from './helpers/child-broker.js';
-import { ADMIN_TOKEN, startBaton } from './helpers/service.js';
+import { ADMIN_TOKEN, startBaton , whenClosed } from './helpers/service.js';
 
 const dirs: string[] = [];
 const children: ChildBroker[] = [];
@@ -81,7 +81,7 @@ describe('durability', () => {
     const secret = await createDevice(broker.httpPort, 'd0');
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'd0', username: 'd0', password: secret, reconnectPeriod: 0 });
     await client.publishAsync('devices/d0/telemetry', JSON.stringify({ last: true }), { qos: 1 });
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = whenClosed(client);
     broker.child.kill('SIGTERM');
     expect(await broker.exited).toBe(0);
     await closed;

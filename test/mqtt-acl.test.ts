@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextMessage, startBaton, subscribeGranted, ADMIN_TOKEN } from './helpers/service.js';
+import { nextMessage, startBaton, subscribeGranted, ADMIN_TOKEN , whenClosed } from './helpers/service.js';
 
 describe('MQTT topic ACL over real connections', () => {
   it('grants a device its own reply topics and refuses another device\'s with SUBACK 0x80', async () => {
@@ -25,7 +25,7 @@ describe('MQTT topic ACL over real connections', () => {
     await b.subscribeAsync('devices/dev-b/#', { qos: 0 });
     let bReceived = 0;
     b.on('message', () => (bReceived += 1));
-    const closed = new Promise((resolve) => a.once('close', resolve));
+    const closed = whenClosed(a);
     a.publish(topic, JSON.stringify({ x: 1 }), { qos: 1 });
     await closed;
     const metrics = await baton.api('GET', '/metrics');
@@ -46,7 +46,7 @@ describe('MQTT topic ACL over real connections', () => {
     await device.publishAsync('devices/dev-a/health', JSON.stringify({ batteryPct: 80 }), { qos: 1 });
     expect((await health).json).toEqual({ batteryPct: 80 });
 
-    const closed = new Promise((resolve) => integration.once('close', resolve));
+    const closed = whenClosed(integration);
     integration.publish('devices/dev-a/telemetry', '{}', { qos: 1 });
     await closed;
   });
@@ -80,7 +80,7 @@ describe('MQTT topic ACL over real connections', () => {
   it('refuses anonymous publishes into the reserved namespaces', async () => {
     const baton = await startBaton({ allowAnonymous: true });
     const anon = await baton.connect({ clientId: 'anon' });
-    const closed = new Promise((resolve) => anon.once('close', resolve));
+    const closed = whenClosed(anon);
     anon.publish('devices/dev-a/telemetry', '{}', { qos: 1 });
     await closed;
   });

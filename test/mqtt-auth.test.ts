@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { connectPacket, rawConnack } from './helpers/raw-mqtt.js';
-import { eventually, nextMessage, startBaton, ADMIN_TOKEN } from './helpers/service.js';
+import { eventually, nextMessage, startBaton, ADMIN_TOKEN , whenClosed } from './helpers/service.js';
 
 /** Connects and resolves with the CONNACK return code (0 = accepted). */
 async function connackCode(url: string, options: mqtt.IClientOptions): Promise<number> {
@@ -59,7 +59,7 @@ describe('MQTT authentication', () => {
     const baton = await startBaton();
     const device = await baton.createDevice('dev-1');
     const client = await baton.connectDevice(device);
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = whenClosed(client);
     expect((await baton.api('DELETE', '/api/v1/devices/dev-1')).status).toBe(204);
     await closed;
     expect(await connackCode(baton.mqttUrl, { clientId: 'dev-1', username: 'dev-1', password: device.secret })).toBe(4);
@@ -87,7 +87,7 @@ describe('MQTT authentication', () => {
     const watcher = await baton.connect({ clientId: 'w', username: 'api', password: ADMIN_TOKEN });
     await watcher.subscribeAsync('fleet/events/presence/+', { qos: 1 });
     const first = await baton.connectDevice(device);
-    const firstClosed = new Promise((resolve) => first.once('close', resolve));
+    const firstClosed = whenClosed(first);
     await baton.connectDevice(device);
     await firstClosed;
     const detail = await eventually(async () => {

@@ -152,3 +152,6 @@ export async function subscribeGranted(client: MqttClient, filters: string[], qo
     return packet.granted;
   }
 }
+
+/** Resolves when the client's connection closes (e.g. the broker dropped it). */
+export const whenClosed = (client: MqttClient): Promise<void> => new Promise((resolve) => client.once('close', () => resolve()));
