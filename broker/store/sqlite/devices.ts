@@ -1,6 +1,8 @@
 import type { Database } from 'better-sqlite3';
-import { BatonError, type JsonObject } from '../../../device-sdk/protocol/index.js';
+import type { JsonObject } from '../../../device-sdk/protocol/index.js';
 import type { DeviceListFilter, DevicePatch, DeviceRecord, DeviceRepo, NewDevice } from '../types.js';
+import { shadowQueryClause } from './shadows.js';
+import { insertUnique } from './insert-unique.js';
 import type { WriteBatcher } from './write-batcher.js';
 
 interface DeviceRow {
@@ -43,6 +45,10 @@ function listQuery(f: DeviceListFilter): { sql: string; params: unknown[] } {
   if (f.ids !== undefined) add('id IN (SELECT value FROM json_each(?))', JSON.stringify(f.ids));
   if (f.excludeIds !== undefined) add('id NOT IN (SELECT value FROM json_each(?))', JSON.stringify(f.excludeIds));
   if (f.everConnected !== undefined) add(`first_connected_at IS ${f.everConnected ? 'NOT ' : ''}NULL`);
+  if (f.shadow !== undefined) {
+    const shadow = shadowQueryClause(f.shadow);
+    add(shadow.sql, ...shadow.params);
+  }
   if (f.afterId !== undefined) add('id > ?', f.afterId);
   const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   return { sql: `SELECT ${columns} FROM devices ${whereSql} ORDER BY id LIMIT ?`, params: [...params, f.limit] };
@@ -68,20 +74,16 @@ export function createDeviceRepo(db: Database, writer: WriteBatcher): DeviceRepo
     async create(d: NewDevice, now: Date) {
       const at = now.toISOString();
       const tags = [...new Set(d.tags ?? [])];
-      try {
+      insertUnique(
         db.transaction(() => {
           db.prepare(
             `INSERT INTO devices (id, device_class, site, tags, attributes, secret_hash, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           ).run(d.id, d.deviceClass ?? null, d.site ?? null, JSON.stringify(tags), JSON.stringify(d.attributes ?? {}), d.secretHash, at, at);
           setTags(d.id, tags);
-        })();
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new BatonError('Conflict', `device ${d.id} already exists`);
-        }
-        throw err;
-      }
+        }),
+        `device ${d.id}`,
+      );
       return get(d.id)!;
     },
     async get(id) {

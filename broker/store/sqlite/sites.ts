@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { BatonError } from '../../../device-sdk/protocol/index.js';
+import { insertUnique } from './insert-unique.js';
 import type { SiteRecord, SiteRepo } from '../types.js';
 
 interface SiteRow {
@@ -28,16 +28,13 @@ export function createSiteRepo(db: Database): SiteRepo {
   return {
     async create(s, now) {
       const at = now.toISOString();
-      try {
-        db.prepare(
-          'INSERT INTO sites (id, uplink_bytes_per_sec, description, time_zone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
-        ).run(s.id, s.uplinkBytesPerSec, s.description, s.timeZone, at, at);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new BatonError('Conflict', `site ${s.id} already exists`);
-        }
-        throw err;
-      }
+      insertUnique(
+        () =>
+          db.prepare(
+            'INSERT INTO sites (id, uplink_bytes_per_sec, description, time_zone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+          ).run(s.id, s.uplinkBytesPerSec, s.description, s.timeZone, at, at),
+        `site ${s.id}`,
+      );
       return get(s.id)!;
     },
     async get(id) {
