@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { BatonError } from './protocol/errors.js';
 import { healthReportSchema, type HealthReport } from './protocol/schemas.js';
-import { issueFields } from './validation.js';
+import { issueFields } from './protocol/validation.js';
 
 /** What the app's `health.sample` returns: any fields to add or override. */
 export type HealthSample = () => Partial<HealthReport> | Promise<Partial<HealthReport>>;

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { HealthSample } from './health.js';
 import { BatonError } from './protocol/errors.js';
 import { DEVICE_ID_PATTERN } from './protocol/topics.js';
-import { issueFields } from './validation.js';
+import { issueFields } from './protocol/validation.js';
 
 const fn = <T extends (...args: never[]) => unknown>() => z.custom<T>((v) => typeof v === 'function', 'must be a function');
 /** PEM strings or buffers, handed to Node's TLS as they are (mqtt.js passes them to `tls.connect`). */

@@ -15,7 +15,7 @@ import { BatonError, errorCodes, type ErrorCode } from './protocol/errors.js';
 import { isJsonObject } from './protocol/json.js';
 import type { DeviceError } from './protocol/schemas.js';
 import type { TopicHandler } from './subscriptions.js';
-import { issueFields } from './validation.js';
+import { issueFields } from './protocol/validation.js';
 
 export interface RequestOptions<T> {
   /** Defaults to the client's `requestTimeoutMs`. */

@@ -1,4 +1,4 @@
-import { BatonError, healthReportSchema, parseJsonObject, type HealthReport } from '../../device-sdk/protocol/index.js';
+import { BatonError, healthReportSchema, issueFields, parseJsonObject, type HealthReport } from '../../device-sdk/protocol/index.js';
 import type { Store } from '../store/types.js';
 
 export function createHealthIngest(deps: { store: Store; maxBytes: number; clock: () => Date }) {
@@ -7,8 +7,7 @@ export function createHealthIngest(deps: { store: Store; maxBytes: number; clock
     async ingest(deviceId: string, payload: Buffer): Promise<HealthReport> {
       const parsed = healthReportSchema.safeParse(parseJsonObject(payload, deps.maxBytes));
       if (!parsed.success) {
-        const fields = Object.fromEntries(parsed.error.issues.map((i) => [i.path.join('.') || '(root)', i.message]));
-        throw new BatonError('InvalidRequest', 'health report does not match its schema', { fields });
+        throw new BatonError('InvalidRequest', 'health report does not match its schema', { fields: issueFields(parsed.error) });
       }
       await deps.store.health.record(deviceId, parsed.data, deps.clock());
       return parsed.data;

@@ -4,3 +4,4 @@ export * from './json.js';
 export * from './schemas.js';
 export * from './topics.js';
 export * from './topic-filter.js';
+export * from './validation.js';
