@@ -14,6 +14,7 @@ import { parseJsonObject } from './protocol/json.js';
 import { deviceErrorSchema, type DeviceError, type HealthReport } from './protocol/schemas.js';
 import { topics } from './protocol/topics.js';
 import { Requests, type RequestOptions } from './requests.js';
+import { Shadow } from './shadow.js';
 import { Subscriptions, type TopicHandler, type Unsubscribe } from './subscriptions.js';
 import { TelemetrySender, type TelemetryOptions } from './telemetry.js';
 
@@ -50,6 +51,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private readonly sender: TelemetrySender;
   private readonly health: HealthReporter;
   private readonly requests: Requests;
+  /** One handle per shadow; the classic shadow is under `undefined`. */
+  private readonly shadows = new Map<string | undefined, Shadow>();
   private online = false;
   private closing: Promise<void> | undefined;
 
@@ -129,6 +132,17 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   onTopic(filter: string, handler: TopicHandler): Promise<Unsubscribe> {
     if (this.closing) return Promise.reject(closedError());
     return this.subscriptions.on(filter, handler);
+  }
+
+  /** The classic shadow, or the named one: one handle per shadow, created on first use (see shadow.ts). */
+  shadow(name?: string): Shadow {
+    if (this.closing) throw closedError();
+    let handle = this.shadows.get(name);
+    if (!handle) {
+      handle = new Shadow(this, name, (err) => this.report(err));
+      this.shadows.set(name, handle);
+    }
+    return handle;
   }
 
   /** Ends the link cleanly (after in-flight acks), fails what is still queued, and clears every timer. */
