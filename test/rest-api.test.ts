@@ -97,6 +97,9 @@ describe('admin REST API', () => {
     const patched = await baton.api('PATCH', '/api/v1/devices/dev-0', { tags: ['south', 'canary'], attributes: { rack: 4 }, deviceClass: null });
     expect(patched.body).toMatchObject({ tags: ['south', 'canary'], attributes: { rack: 4 }, deviceClass: null, site: 'plant-1' });
     expect(await ids('tag=canary')).toEqual(['dev-0']);
+    const tagsOnly = await baton.api('PATCH', '/api/v1/devices/dev-0', { tags: ['south'] });
+    expect(tagsOnly.status).toBe(200);
+    expect(tagsOnly.body).toMatchObject({ tags: ['south'], attributes: { rack: 4 }, site: 'plant-1' });
     expect(await ids('tag=north')).toEqual(['dev-1', 'dev-2']);
   });
 

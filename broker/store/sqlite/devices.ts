@@ -15,9 +15,10 @@ interface DeviceRow {
   updated_at: string;
   first_connected_at: string | null;
   last_seen_at: string | null;
+  approval_pending: number;
 }
 
-const columns = 'id, device_class, site, tags, attributes, created_at, updated_at, first_connected_at, last_seen_at';
+const columns = 'id, device_class, site, tags, attributes, created_at, updated_at, first_connected_at, last_seen_at, approval_pending';
 
 const toRecord = (r: DeviceRow): DeviceRecord => ({
   id: r.id,
@@ -29,6 +30,7 @@ const toRecord = (r: DeviceRow): DeviceRecord => ({
   updatedAt: r.updated_at,
   firstConnectedAt: r.first_connected_at,
   lastSeenAt: r.last_seen_at,
+  ...(r.approval_pending === 1 ? { pending: true as const } : {}),
 });
 
 /** Builds the WHERE clause of a device listing; every filter is an indexed lookup. */
@@ -45,6 +47,11 @@ function listQuery(f: DeviceListFilter): { sql: string; params: unknown[] } {
   if (f.ids !== undefined) add('id IN (SELECT value FROM json_each(?))', JSON.stringify(f.ids));
   if (f.excludeIds !== undefined) add('id NOT IN (SELECT value FROM json_each(?))', JSON.stringify(f.excludeIds));
   if (f.everConnected !== undefined) add(`first_connected_at IS ${f.everConnected ? 'NOT ' : ''}NULL`);
+  if (f.approvalPending !== undefined) add('approval_pending = ?', f.approvalPending ? 1 : 0);
+  if (f.certExpiresBefore !== undefined) {
+    add(`id IN (SELECT device_id FROM certificates WHERE kind = 'device' AND revoked_at IS NULL
+      GROUP BY device_id HAVING MAX(not_after) <= ?)`, f.certExpiresBefore);
+  }
   if (f.shadow !== undefined) {
     const shadow = shadowQueryClause(f.shadow);
     add(shadow.sql, ...shadow.params);
@@ -103,7 +110,9 @@ export function createDeviceRepo(db: Database, writer: WriteBatcher): DeviceRepo
     async update(id, patch: DevicePatch, now) {
       const current = get(id);
       if (!current) return undefined;
-      const next = { ...current, ...patch };
+      // Only the fields the patch names change; an absent (undefined) field keeps its value.
+      const named = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      const next = { ...current, ...named };
       db.transaction(() => {
         db.prepare('UPDATE devices SET device_class = ?, site = ?, tags = ?, attributes = ?, updated_at = ? WHERE id = ?').run(
           next.deviceClass, next.site, JSON.stringify(next.tags), JSON.stringify(next.attributes), now.toISOString(), id,
