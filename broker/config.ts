@@ -5,9 +5,15 @@
  * the same settings with the same defaults (test/config-docs.test.ts keeps them in step).
  */
 import { z } from 'zod';
+import { DEFAULT_HISTORY_VERSIONS } from './shadows/changes.js';
+import { defaultShadowLimits } from './shadows/limits.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
+/** `a,b, c` → `['a', 'b', 'c']`. */
+const hostList = z
+  .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))])
+  .pipe(z.array(z.string().min(1)).min(1));
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 /** Each setting: its environment variable, schema with default, and what it is for. */
@@ -24,6 +30,30 @@ export const settings = {
   telemetryMaxRowsPerDevice: { env: 'BATON_TELEMETRY_MAX_ROWS_PER_DEVICE', schema: positiveInt.default(100_000), doc: 'Newest telemetry rows kept per device.' },
   healthHistory: { env: 'BATON_HEALTH_HISTORY', schema: positiveInt.default(100), doc: 'Health reports kept per device.' },
   defaultHealthIntervalS: { env: 'BATON_DEFAULT_HEALTH_INTERVAL_S', schema: positiveInt.default(60), doc: 'Assumed reporting interval of a device that has not sent `intervalS`; silent for 3× this = `stale`.' },
+  shadowMaxStateBytes: { env: 'BATON_SHADOW_MAX_STATE_BYTES', schema: positiveInt.default(defaultShadowLimits.maxStateBytes), doc: 'Largest shadow state (compact JSON of `desired` and `reported`); default as AWS IoT.' },
+  shadowMaxDepth: { env: 'BATON_SHADOW_MAX_DEPTH', schema: positiveInt.default(defaultShadowLimits.maxDepth), doc: 'Deepest nesting inside `desired` or `reported`; default as AWS IoT.' },
+  shadowHistory: { env: 'BATON_SHADOW_HISTORY', schema: z.coerce.number().int().min(0).default(DEFAULT_HISTORY_VERSIONS), doc: 'Versions of history kept per shadow (`GET …/shadow/history`); 0 keeps none.' },
+  firmwareMaxBytes: { env: 'BATON_FIRMWARE_MAX_BYTES', schema: positiveInt.default(1024 ** 3), doc: 'Largest firmware image accepted by `POST /api/v1/firmware` (streamed to disk, never buffered).' },
+  egressBytesPerSec: { env: 'BATON_EGRESS_BYTES_PER_SEC', schema: z.coerce.number().int().min(0).default(0), doc: 'Global cap on firmware bytes sent to devices per second, over all downloads; 0 is unlimited.' },
+  firmwareDeviceBytesPerSec: { env: 'BATON_FIRMWARE_DEVICE_BYTES_PER_SEC', schema: z.coerce.number().int().min(0).default(0), doc: 'Default cap on firmware bytes per second to one device; 0 is unlimited. Sites add 80% of their `uplinkBytesPerSec`.' },
+  firmwareBurstBytes: { env: 'BATON_FIRMWARE_BURST_BYTES', schema: z.coerce.number().int().min(256).default(128 * 1024), doc: 'Depth of every firmware pacing bucket: in any window of W s a cap grants at most rate × W + this. At least the largest chunk size, or a block is paid in slices.' },
+  firmwareMaxOutstandingBlocks: { env: 'BATON_FIRMWARE_MAX_OUTSTANDING_BLOCKS', schema: z.coerce.number().int().min(64).default(256), doc: 'Blocks one device may have queued for delivery; more is refused with `RateLimited` (one request asks for ≤ 64).' },
+  // --- certificates and mutual TLS (broker/certs) ---
+  mqttsPort: { env: 'BATON_MQTTS_PORT', schema: port.default(8883), doc: 'MQTT over TLS 1.2/1.3 that asks for a client certificate: a device certificate from the fleet CA logs the device in (0 picks a free port).' },
+  httpsPort: { env: 'BATON_HTTPS_PORT', schema: port.optional(), doc: 'Also serve the admin API over HTTPS on this port, with MQTT over secure WebSocket at `/mqtt` (client certificates accepted). Unset: off.' },
+  tlsHostnames: { env: 'BATON_TLS_HOSTNAMES', schema: hostList.default(['localhost', '127.0.0.1']), doc: 'Comma-separated host names and IP addresses the generated TLS server certificate names.' },
+  caPassphrase: { env: 'BATON_CA_PASSPHRASE', schema: z.string().optional(), doc: 'Encrypts the CA and server private keys in `{data dir}/ca/` (and decrypts `BATON_CA_KEY`/`BATON_TLS_KEY`). Unset: stored unencrypted, mode 0600.' },
+  caCert: { env: 'BATON_CA_CERT', schema: z.string().min(1).optional(), doc: 'An existing CA certificate (e.g. your intermediate, optionally followed by its issuers) to issue device certificates with, instead of creating one. Needs `BATON_CA_KEY`.' },
+  caKey: { env: 'BATON_CA_KEY', schema: z.string().min(1).optional(), doc: 'The private key of `BATON_CA_CERT` (PEM; encrypted PKCS#8 with `BATON_CA_PASSPHRASE`).' },
+  tlsCert: { env: 'BATON_TLS_CERT', schema: z.string().min(1).optional(), doc: 'A TLS server certificate (PEM, leaf first) to serve instead of issuing one from the fleet CA. Needs `BATON_TLS_KEY`.' },
+  tlsKey: { env: 'BATON_TLS_KEY', schema: z.string().min(1).optional(), doc: 'The private key of `BATON_TLS_CERT`.' },
+  mqttPasswordAuth: { env: 'BATON_MQTT_PASSWORD_AUTH', schema: bool.default(true), doc: 'Accept username/password logins (device secret, API token, claim token) on MQTT over TCP and plain WebSocket.' },
+  mqttsPasswordAuth: { env: 'BATON_MQTTS_PASSWORD_AUTH', schema: bool.default(true), doc: 'Accept username/password logins on MQTTS and secure WebSocket; `false` makes client certificates the only way in there.' },
+  certLifetimeDays: { env: 'BATON_CERT_LIFETIME_DAYS', schema: positiveInt.max(3650).default(365), doc: 'Lifetime of issued device and claim certificates.' },
+  certExpiryWarningDays: { env: 'BATON_CERT_EXPIRY_WARNING_DAYS', schema: positiveInt.default(30), doc: 'Window of the `baton_certificates_expiring_devices` metric: devices whose newest certificate expires within it.' },
+  jobsTickMs: { env: 'BATON_JOBS_TICK_MS', schema: z.coerce.number().int().min(10).max(60_000).default(1000), doc: 'How often job timeouts, admission and continuous-job targets are checked.' },
+  jobsMaxPerMinute: { env: 'BATON_JOBS_MAX_PER_MINUTE', schema: positiveInt.default(1000), doc: "Devices a job notifies per minute when its `rollout` sets no `maxPerMinute` (AWS IoT Jobs' ceiling)." },
+  jobsConfigTtlS: { env: 'BATON_JOBS_CONFIG_TTL_S', schema: positiveInt.default(3600), doc: "How long a config job's signed envelope stays valid after it is delivered to a device." },
 } as const;
 
 type Settings = typeof settings;

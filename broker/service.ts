@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { topics } from '../device-sdk/protocol/index.js';
 import { SecretHasher } from './auth/secrets.js';
 import { createTokenService } from './auth/tokens.js';
+import { openPki } from './certs/pki.js';
+import { setUpCertificates } from './certs/setup.js';
 import type { Config } from './config.js';
 import { createDeviceRegistry } from './devices/registry.js';
 import { registerFoundationInbound } from './foundation-inbound.js';
@@ -20,19 +22,32 @@ import { createMetrics } from './metrics.js';
 import { createAuthenticator } from './mqtt/authenticate.js';
 import { createMqttBroker } from './mqtt/broker.js';
 import { InboundRouter } from './mqtt/inbound.js';
-import { tcpListener, webSocketListener, type Listener } from './mqtt/listeners.js';
+import { httpsListener, tcpListener, tlsListener, webSocketListener, type Listener } from './mqtt/listeners.js';
 import { PresenceTracker } from './presence/tracker.js';
+import { shadowsFeature } from './shadows/feature.js';
+import { firmwareFeature } from './firmware/feature.js';
+import { jobsFeature } from './jobs/feature.js';
+import { jobsFirmwareHooks } from './jobs/firmware.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createTelemetryIngest } from './telemetry/ingest.js';
 import type { Feature, FeatureFactory } from './feature.js';
 
 /** Features, in start order (a later one may depend on an earlier one's tables). */
-const featureFactories: FeatureFactory[] = [];
+const featureFactories: FeatureFactory[] = [shadowsFeature, firmwareFeature(jobsFirmwareHooks), jobsFeature];
 
 export interface ServiceOptions {
   /** Injected for tests; defaults to the system clock. */
   clock?: () => number;
   logger?: Logger;
+}
+
+export interface ListenPorts {
+  mqttPort: number;
+  httpPort: number;
+  /** MQTT over TLS (mutual TLS for devices with certificates). */
+  mqttsPort: number;
+  /** Admin API and MQTT over secure WebSocket, when BATON_HTTPS_PORT is set. */
+  httpsPort?: number;
 }
 
 export interface BatonService {
@@ -41,7 +56,9 @@ export interface BatonService {
   store: ReturnType<typeof openSqliteStore>;
   /** The generated first admin token, on first start only (unless BATON_ADMIN_TOKEN set it). */
   firstAdminToken: string | undefined;
-  listen(): Promise<{ mqttPort: number; httpPort: number }>;
+  listen(): Promise<ListenPorts>;
+  /** The bound ports, once listening (0 before). */
+  ports(): ListenPorts;
   ready(): boolean;
   close(): Promise<void>;
 }
@@ -51,6 +68,9 @@ export async function buildService(config: Config, options: ServiceOptions = {})
   const now = () => new Date(clock());
   const log = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  // The CA and TLS server certificate (created in {dataDir}/ca on first start): before the store,
+  // so a CA that cannot be opened stops start-up with nothing to close.
+  const pki = await openPki(config, now);
   const store = openSqliteStore({
     dataDir: config.dataDir,
     healthHistoryLimit: config.healthHistory,
@@ -60,6 +80,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     },
   });
   const hasher = SecretHasher.forDataDir(config.dataDir);
+  const certificates = setUpCertificates(config, pki, { db: store.db, hasher });
   const presence = new PresenceTracker({ clock, defaultIntervalS: config.defaultHealthIntervalS });
   const registry = createDeviceRegistry({ store, hasher, presence, clock: now });
   const tokens = createTokenService({ repo: store.tokens, hasher, clock: now });
@@ -73,7 +94,9 @@ export async function buildService(config: Config, options: ServiceOptions = {})
   });
 
   const broker = await createMqttBroker({
-    authenticate: createAuthenticator({ registry, tokens, allowAnonymous: config.allowAnonymous }),
+    authenticate: createAuthenticator({
+      registry, tokens, allowAnonymous: config.allowAnonymous, passwordAuth: certificates.passwordAuth, credentials: certificates.credentials,
+    }),
     router,
     presence,
     metrics,
@@ -86,7 +109,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     },
   });
   const features: Feature[] = [];
-  for (const factory of featureFactories) {
+  for (const factory of [...featureFactories, certificates.feature(broker)]) {
     features.push(await factory({ config, store, registry, tokens, presence, router, publisher: broker.publisher, metrics, log, clock }));
   }
   presence.on('event', (e) => {
@@ -102,7 +125,20 @@ export async function buildService(config: Config, options: ServiceOptions = {})
   let listening = false;
   const ctx: ApiContext = { store, registry, tokens, presence, metrics, guard: createAuthGuard(tokens), ready: () => ready() };
   const http = await buildHttpApp(ctx, log, features.flatMap((f) => (f.routes ? [f.routes] : [])));
-  const listeners: Listener[] = [tcpListener(broker, config.host, config.mqttPort), webSocketListener(broker, http.server)];
+  const onTlsRefused = (reason: string, remoteAddress: string) => {
+    metrics.authFailures.inc({ reason });
+    log.debug({ reason, remoteAddress }, 'TLS client refused');
+  };
+  const mqtt = tcpListener(broker, config.host, config.mqttPort);
+  const ws = webSocketListener(broker, http.server);
+  const mqtts = tlsListener(broker, config.host, config.mqttsPort, pki.tls, onTlsRefused);
+  const https = config.httpsPort === undefined
+    ? undefined
+    : httpsListener((req, res) => http.routing(req, res), config.host, config.httpsPort, pki.tls);
+  const listeners: Listener[] = [mqtt, ws, mqtts, ...(https ? [https, webSocketListener(broker, https.server, 'wss', onTlsRefused)] : [])];
+  const ports = (): ListenPorts => ({
+    mqttPort: mqtt.port(), httpPort: ws.port(), mqttsPort: mqtts.port(), ...(https ? { httpsPort: https.port() } : {}),
+  });
   const ready = () => listening && store.isOpen() && http.server.listening && listeners.every((l) => l.listening());
 
   const timers: NodeJS.Timeout[] = [];
@@ -114,6 +150,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     store,
     firstAdminToken,
     ready,
+    ports,
     async listen() {
       await http.listen({ host: config.host, port: config.httpPort });
       for (const l of listeners) await l.listen();
@@ -124,15 +161,16 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       every(10 * 60_000, prune);
       for (const f of features) await f.start?.();
       listening = true;
-      const ports = { mqttPort: listeners[0]!.port(), httpPort: listeners[1]!.port() };
-      log.info(ports, 'baton listening');
-      return ports;
+      log.info(ports(), 'baton listening');
+      return ports();
     },
     /** Stop accepting, close clients, flush pending writes, close the database. */
     async close() {
       listening = false;
       for (const t of timers) clearInterval(t);
       for (const f of [...features].reverse()) await f.close?.();
+      // Disconnects during shutdown are recorded in the connection log, not announced to a closing broker.
+      presence.removeAllListeners('event');
       const stopped = Promise.all(listeners.map((l) => l.close()));
       await broker.close();
       await stopped;

@@ -15,6 +15,7 @@ import { deviceErrorSchema, type DeviceError, type HealthReport } from './protoc
 import { topics } from './protocol/topics.js';
 import { Requests, type RequestOptions } from './requests.js';
 import { Shadow } from './shadow.js';
+import { attachJobs, type Jobs, type JobsOptions } from './jobs.js';
 import { Subscriptions, type TopicHandler, type Unsubscribe } from './subscriptions.js';
 import { TelemetrySender, type TelemetryOptions } from './telemetry.js';
 
@@ -53,6 +54,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private readonly requests: Requests;
   /** One handle per shadow; the classic shadow is under `undefined`. */
   private readonly shadows = new Map<string | undefined, Shadow>();
+  private readonly jobsOptions: JobsOptions;
+  private jobsHandle: Jobs | undefined;
   private online = false;
   private closing: Promise<void> | undefined;
 
@@ -71,6 +74,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private constructor(opts: ResolvedOptions) {
     super();
     this.deviceId = opts.deviceId;
+    this.jobsOptions = opts.jobs;
     const report = (err: unknown) => this.report(err);
     const online = () => this.online;
     const publish = (topic: string, payload: string, qos: 0 | 1) => this.connection.publish(topic, payload, qos);
@@ -145,6 +149,13 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     return handle;
   }
 
+  /** Jobs: `client.jobs.handle(type, handler)` runs the device's queued jobs (see jobs.ts); created on first use. */
+  get jobs(): Jobs {
+    if (this.closing) throw closedError();
+    this.jobsHandle ??= attachJobs(this, this.jobsOptions);
+    return this.jobsHandle;
+  }
+
   /** Ends the link cleanly (after in-flight acks), fails what is still queued, and clears every timer. */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
@@ -153,6 +164,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
 
   private async shutDown(): Promise<void> {
     this.health.stop();
+    await this.jobsHandle?.close();
     const err = closedError();
     this.sender.failQueued(err);
     this.requests.failAll(err);

@@ -20,6 +20,7 @@ export type { HealthSample } from './health.js';
 export type { RequestOptions } from './requests.js';
 export { Shadow, REPORT_ATTEMPTS, type ShadowRequestOptions } from './shadow.js';
 export type { DeltaHandler, DeltaResult } from './shadow-deltas.js';
+export type { Jobs, JobsOptions, JobContext, JobHandler, JobResult } from './jobs.js';
 export type { JsonObject, ShadowDocument, ShadowUpdateAccepted } from './protocol/shadow.js';
 export type { TopicHandler, TopicMessage, Unsubscribe } from './subscriptions.js';
 export type { Clock } from './clock.js';

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { systemClock, type Clock } from './clock.js';
 import type { HealthSample } from './health.js';
+import type { JobsOptions } from './jobs.js';
 import { BatonError } from './protocol/errors.js';
 import { DEVICE_ID_PATTERN } from './protocol/topics.js';
 import { issueFields } from './protocol/validation.js';
@@ -52,6 +53,8 @@ export const connectOptionsSchema = z.object({
       enabled: z.boolean().default(true),
     })
     .prefault({}),
+  /** For `client.jobs`: trusted signing keys, the running firmware version, a state file (see jobs.ts). */
+  jobs: z.custom<JobsOptions>((v) => typeof v === 'object' && v !== null).default({}),
   /** Default timeout of `client.request()`. */
   requestTimeoutMs: z.int().positive().default(10_000),
   /** Injected for tests: the timers the client sets. */

@@ -1,6 +1,7 @@
 import { BatonError, type DeviceStatus, type JsonObject } from '../../device-sdk/protocol/index.js';
 import { newSecret, type SecretHasher } from '../auth/secrets.js';
 import type { PresenceTracker } from '../presence/tracker.js';
+import type { ShadowQuery } from '../shadows/query.js';
 import type { DevicePatch, DeviceRecord, Page, Store } from '../store/types.js';
 
 export interface DeviceView extends DeviceRecord {
@@ -12,6 +13,9 @@ export interface DeviceListQuery {
   deviceClass?: string | undefined;
   site?: string | undefined;
   status?: DeviceStatus | undefined;
+  /** Devices whose newest unrevoked certificate expires within this many days (or has expired). */
+  certExpiresWithinDays?: number | undefined;
+  shadow?: ShadowQuery | undefined;
   limit: number;
   cursor?: string | undefined;
 }
@@ -36,7 +40,10 @@ const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toStri
 
 /** The device registry: records, secrets, and status derived from live presence. */
 export function createDeviceRegistry({ store, hasher, presence, clock }: RegistryDeps) {
-  const view = (d: DeviceRecord): DeviceView => ({ ...d, status: presence.status(d.id, d.firstConnectedAt !== null) });
+  const view = ({ pending, ...d }: DeviceRecord): DeviceView => ({
+    ...d,
+    status: pending ? 'pending' : presence.status(d.id, d.firstConnectedAt !== null),
+  });
 
   /** `online`/`stale` are live properties: filter the connected set; the rest is in the store. */
   async function listIds(q: DeviceListQuery, afterId: string | undefined, limit: number) {
@@ -45,11 +52,14 @@ export function createDeviceRegistry({ store, hasher, presence, clock }: Registr
       online: { ids: connected },
       stale: { ids: connected },
       offline: { excludeIds: connected, everConnected: true },
-      'never-connected': { everConnected: false },
-      pending: { ids: [] as string[] },
+      'never-connected': { everConnected: false, approvalPending: false },
+      pending: { approvalPending: true },
     } as const;
     const statusFilter = q.status ? byStatus[q.status] : {};
-    return store.devices.list({ tag: q.tag, deviceClass: q.deviceClass, site: q.site, ...statusFilter, afterId, limit });
+    const certExpiresBefore = q.certExpiresWithinDays === undefined
+      ? undefined
+      : new Date(clock().getTime() + q.certExpiresWithinDays * 86_400_000).toISOString();
+    return store.devices.list({ tag: q.tag, deviceClass: q.deviceClass, site: q.site, shadow: q.shadow, ...statusFilter, certExpiresBefore, afterId, limit });
   }
 
   return {

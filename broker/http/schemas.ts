@@ -3,7 +3,7 @@
  * OpenAPI document at /openapi.json is generated from them.
  */
 import { z } from 'zod';
-import { DEVICE_ID_PATTERN, TOPIC_SEGMENT_PATTERN, deviceStatusSchema, healthReportSchema, transportSchema } from '../../device-sdk/protocol/index.js';
+import { DEVICE_ID_PATTERN, SHADOW_NAME_PATTERN, TOPIC_SEGMENT_PATTERN, deviceStatusSchema, healthReportSchema, transportSchema } from '../../device-sdk/protocol/index.js';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const tag = z.string().min(1).max(64);
@@ -84,9 +84,16 @@ export const listDevicesQuery = z.object({
   deviceClass: z.string().optional(),
   site: z.string().optional(),
   status: deviceStatusSchema.optional(),
+  certExpiresWithinDays: z.coerce.number().int().min(0).max(36_500).optional()
+    .describe('Devices whose newest unrevoked certificate expires within this many days, or has expired.'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional(),
-});
+  // The fleet query on shadow state (broker/shadows/query.ts parses and checks these).
+  shadow: z.string().regex(SHADOW_NAME_PATTERN).optional().describe('The named shadow the conditions below look at; default the classic one.'),
+  hasDelta: z.enum(['true', 'false']).optional().describe('Devices whose shadow has (true) or has no (false) delta.'),
+}).catchall(z.union([z.string(), z.array(z.string())]).describe(
+  '`reported.<path>=<value>` or `desired.<path>=<value>`: equality on a leaf, compared as JSON (`3` the number, `"3"` the string, `1.2.0` text); repeat for any of.',
+));
 
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 

@@ -3,6 +3,7 @@
  * Each hook is a short named function; decisions live in acl.ts, authenticate.ts and the
  * services behind the InboundRouter.
  */
+import type { X509Certificate } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type Connection, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import { BatonError, filterMatches, isBatonError, parseTopic, topics, type Transport } from '../../device-sdk/protocol/index.js';
@@ -29,15 +30,18 @@ export interface MqttBroker {
   aedes: Aedes;
   publisher: Publisher;
   /** Hands a new transport stream (TCP socket, TLS socket, WebSocket duplex) to the broker. */
-  handle(stream: Connection, transport: Transport, remoteAddress: string, extra?: { peerCertificate?: unknown }): void;
+  handle(stream: Connection, transport: Transport, remoteAddress: string, extra?: { peerCertificate?: X509Certificate }): void;
   info(client: Client): ConnectionInfo | undefined;
+  /** Closes every connection that logged in with the client certificate of this serial; returns how many. */
+  disconnectCertificate(serial: string): number;
   close(): Promise<void>;
 }
 
 interface StreamInfo {
   transport: Transport;
   remoteAddress: string;
-  peerCertificate?: unknown;
+  /** The client certificate of a mutual-TLS connection (see listeners.ts). */
+  peerCertificate?: X509Certificate;
 }
 
 export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker> {
@@ -50,6 +54,9 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   const deviceClients = new Map<string, Client>();
   const takenOver = new WeakSet<Client>();
   const kicked = new WeakSet<Client>();
+  /** Connections logged in with a client certificate, by its serial, so a revocation can drop them. */
+  const certificateSerials = new WeakMap<Client, string>();
+  const clientsByCertificate = new Map<string, Set<Client>>();
   /** Payloads of messages a handler consumed or rejected: never forwarded to subscribers. */
   const notForwarded = new WeakSet<Buffer>();
   let shuttingDown = false;
@@ -73,6 +80,8 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
         clean: client.clean,
         username,
         password: password?.toString(),
+        transport: stream.transport,
+        peerCertificate: stream.peerCertificate,
       })
       .then((result) => {
         if (!result.ok) {
@@ -86,6 +95,7 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
           const previous = deviceClients.get(result.principal.deviceId);
           if (previous && previous !== client) takenOver.add(previous);
         }
+        if (result.certificateSerial !== undefined) certificateSerials.set(client, result.certificateSerial);
         clients.set(client, { principal: result.principal, transport: stream.transport, remoteAddress: stream.remoteAddress, connectedAt: deps.clock() });
         clientLogs.set(client, log.child({ clientId: client.id, principal: result.principal.kind, transport: stream.transport }));
         done(null, true);
@@ -175,6 +185,7 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   };
 
   aedes.on('client', (client) => {
+    trackCertificate(client, 'add');
     const info = clients.get(client);
     if (info?.principal.kind !== 'device') return;
     const deviceId = info.principal.deviceId;
@@ -186,6 +197,7 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   });
 
   aedes.on('clientDisconnect', (client) => {
+    trackCertificate(client, 'delete');
     const info = clients.get(client);
     if (info?.principal.kind !== 'device') return;
     const deviceId = info.principal.deviceId;
@@ -208,6 +220,15 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
     return 'connection-lost';
   }
 
+  function trackCertificate(client: Client, op: 'add' | 'delete'): void {
+    const serial = certificateSerials.get(client);
+    if (serial === undefined) return;
+    const set = clientsByCertificate.get(serial) ?? new Set<Client>();
+    set[op](client);
+    if (set.size > 0) clientsByCertificate.set(serial, set);
+    else clientsByCertificate.delete(serial);
+  }
+
   function kick(client: Client): void {
     kicked.add(client);
     client.close();
@@ -224,6 +245,11 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
       aedes.handle(stream);
     },
     info: (client) => clients.get(client),
+    disconnectCertificate(serial) {
+      const connected = [...(clientsByCertificate.get(serial) ?? [])];
+      for (const client of connected) kick(client);
+      return connected.length;
+    },
     close() {
       shuttingDown = true;
       return new Promise((resolve) => aedes.close(() => resolve()));

@@ -4,7 +4,7 @@
  * and scalars compare as a whole, so a one-element change re-sends the whole array, as in AWS.
  */
 import type { JsonObject } from '../../device-sdk/protocol/shadow.js';
-import { isJsonObject, jsonEqual } from './json.js';
+import { isJsonObject, jsonEqual, pickKeys } from './json.js';
 
 export function computeDelta(desired: JsonObject, reported: JsonObject): JsonObject {
   const delta: JsonObject = {};
@@ -19,5 +19,12 @@ export function computeDelta(desired: JsonObject, reported: JsonObject): JsonObj
   }
   return delta;
 }
+
+/**
+ * The delta below the given top-level keys: all that an update naming only these keys can have
+ * changed, since the delta below a key depends only on desired and reported below that key.
+ */
+export const computeDeltaUnder = (desired: JsonObject, reported: JsonObject, keys: readonly string[]): JsonObject =>
+  computeDelta(pickKeys(desired, keys), pickKeys(reported, keys));
 
 export const isEmptyObject = (value: JsonObject): boolean => Object.keys(value).length === 0;

@@ -77,9 +77,10 @@ function nextStored(
   const { desired: dPatch, reported: rPatch } = request.state;
   const desired = dPatch === undefined ? before.desired : mergePatch(before.desired, dPatch);
   const reported = rPatch === undefined ? before.reported : mergePatch(before.reported, rPatch);
+  // A section the request does not name keeps its metadata as is (what nextMetadata would rebuild).
   const metadata = {
-    desired: nextMetadata(before.desired, before.metadata.desired, desired, timestamp),
-    reported: nextMetadata(before.reported, before.metadata.reported, reported, timestamp),
+    desired: dPatch === undefined ? before.metadata.desired : nextMetadata(before.desired, before.metadata.desired, desired, timestamp),
+    reported: rPatch === undefined ? before.metadata.reported : nextMetadata(before.reported, before.metadata.reported, reported, timestamp),
   };
   return { desired, reported, metadata, version: counter + 1, timestamp, deleted: false };
 }

@@ -159,10 +159,17 @@ describe('delta messages', () => {
     ['the device resolves part: the rest is sent', { state: { reported: { a: 1 } } }, { b: 1 }],
     ['an operator re-asserts desired: sent again', { state: { desired: { a: 1 } } }, { a: 1, b: 1 }],
     ['an operator clears desired: nothing to send', { state: { desired: null } }, undefined],
+    ['the device clears reported: the same delta, not re-sent', { state: { reported: null } }, undefined],
   ])('%s', (_name, request, state) => {
     const r = applyUpdate(pending, request, at(5, 'operator'));
     expect(r.delta?.state).toEqual(state);
     if (r.delta) expect(shadowDeltaSchema.parse(r.delta)).toEqual(r.delta);
+  });
+
+  it('a report that breaks an applied nested value sends the whole delta again', () => {
+    const applied = run({ state: { desired: { cfg: { x: 1, y: 1 }, led: 'on' }, reported: { cfg: { x: 1, y: 1 }, led: 'off' } } });
+    expect(applyUpdate(applied, { state: { reported: { cfg: { y: 2 } } } }, at(5)).delta?.state).toEqual({ cfg: { y: 1 }, led: 'on' });
+    expect(applyUpdate(applied, { state: { reported: { cfg: { y: 1 } } } }, at(5)).delta).toBeUndefined();
   });
 });
 

@@ -60,5 +60,12 @@ export function hasProtoKey(value: unknown): boolean {
   return false;
 }
 
+/** The entries of `object` under `keys` (those it has). */
+export function pickKeys(object: JsonObject, keys: readonly string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const key of keys) if (Object.hasOwn(object, key)) out[key] = object[key]!;
+  return out;
+}
+
 /** Byte length of the compact serialisation, as AWS measures a state document. */
 export const jsonBytes = (value: JsonValue): number => Buffer.byteLength(JSON.stringify(value), 'utf8');

@@ -2,29 +2,22 @@
  * Fleet queries over shadows ("which devices report fw 1.2.0?") and the leaf rows that index them.
  *
  * The store keeps one row per leaf of every live shadow, rewritten with the shadow (deleted
- * shadows have none):
+ * shadows have none): `(device_id, shadow_name, side, path, value_json)` with an index on
+ * `(side, path, value_json, shadow_name)` (broker/store/sqlite/migrations/002_shadows.sql).
+ * `side` is desired, reported or delta; `path` is a JSON array of keys (`'["net","rssi"]'`) rather
+ * than dotted text, so that a key containing "." can never collide with a nested path;
+ * `value_json` is canonical JSON (sorted keys): `'"1.2.0"'`, `'3'`, `'true'`, `'[1,2]'`.
  *
- *   CREATE TABLE shadow_leaves (
- *     device_id   TEXT NOT NULL,
- *     shadow_name TEXT NOT NULL,           -- '' for the classic shadow, as in `shadows`
- *     side        TEXT NOT NULL CHECK (side IN ('desired', 'reported', 'delta')),
- *     path        TEXT NOT NULL,           -- JSON array of keys: '["net","rssi"]'
- *     value_json  TEXT NOT NULL,           -- canonical JSON (sorted keys): '"1.2.0"', '3', 'true', '[1,2]'
- *     PRIMARY KEY (device_id, shadow_name, side, path)
- *   );
- *   CREATE INDEX shadow_leaves_by_value ON shadow_leaves (side, path, value_json);
- *
- * `path` is a JSON array rather than dotted text so that a key containing "." can never collide
- * with a nested path. Each LeafCondition becomes
- *   EXISTS (SELECT 1 FROM shadow_leaves l WHERE l.device_id = s.device_id AND l.shadow_name =
- *     s.shadow_name AND l.side = ? AND l.path = ? AND l.value_json IN (?, …))
- * and `hasDelta` an EXISTS / NOT EXISTS on side = 'delta'. `matchesFilter` is the reference.
+ * Each LeafCondition selects the devices with a row (side, path, value_json IN …) in the queried
+ * shadow, and `hasDelta` those with (or without) a row on side 'delta'; all conditions must hold.
+ * The SQL is `shadowQueryClause` in broker/store/sqlite/shadows.ts; `matchesFilter` is the
+ * reference.
  */
 import { BatonError } from '../../device-sdk/protocol/errors.js';
 import type { JsonObject, JsonValue } from '../../device-sdk/protocol/shadow.js';
-import { computeDelta } from './delta.js';
+import { computeDeltaUnder } from './delta.js';
 import type { StoredShadow } from './stored.js';
-import { canonicalJson, isJsonObject } from './json.js';
+import { canonicalJson, isJsonObject, pickKeys } from './json.js';
 
 export type LeafSide = 'desired' | 'reported' | 'delta';
 
@@ -49,9 +42,20 @@ function leavesOf(side: LeafSide, section: JsonObject, prefix: string[], out: Le
 /** Every leaf (scalar or whole array) of desired, reported and the derived delta. */
 export function flattenLeaves(stored: StoredShadow | undefined): LeafRow[] {
   if (stored === undefined || stored.deleted) return [];
-  const rows = leavesOf('desired', stored.desired, [], []);
-  leavesOf('reported', stored.reported, [], rows);
-  return leavesOf('delta', computeDelta(stored.desired, stored.reported), [], rows);
+  return flattenLeavesUnder(stored, { desired: Object.keys(stored.desired), reported: Object.keys(stored.reported) });
+}
+
+/**
+ * The leaf rows below the given top-level keys of each section: all that an update naming only
+ * these keys can change, so a store rewrites only these. The delta below a key depends only on
+ * desired and reported below the same key.
+ */
+export function flattenLeavesUnder(stored: StoredShadow | undefined, keys: { desired: readonly string[]; reported: readonly string[] }): LeafRow[] {
+  if (stored === undefined || stored.deleted) return [];
+  const either = [...new Set([...keys.desired, ...keys.reported])];
+  const rows = leavesOf('desired', pickKeys(stored.desired, keys.desired), [], []);
+  leavesOf('reported', pickKeys(stored.reported, keys.reported), [], rows);
+  return leavesOf('delta', computeDeltaUnder(stored.desired, stored.reported, either), [], rows);
 }
 
 // --- query parsing -----------------------------------------------------------------------------
@@ -124,6 +128,23 @@ export function parseShadowQuery(query: Record<string, unknown>, passThrough: re
     else filter.leaves.push(leafCondition(name, values));
   }
   return filter;
+}
+
+/** A fleet query on one shadow of every device: all conditions of `filter` hold in that shadow. */
+export interface ShadowQuery {
+  /** undefined for the classic shadow. */
+  shadowName: string | undefined;
+  filter: ShadowFilter;
+}
+
+/**
+ * The shadow part of a device listing (`?shadow=…&reported.fw=…&hasDelta=…`), or undefined when
+ * it has none. Naming a shadow alone asks for the devices that have it.
+ */
+export function parseFleetQuery(params: Record<string, unknown>, shadowName: string | undefined): ShadowQuery | undefined {
+  const filter = parseShadowQuery(params);
+  if (shadowName === undefined && filter.leaves.length === 0 && filter.hasDelta === undefined) return undefined;
+  return { shadowName, filter };
 }
 
 /** The filter applied to one stored shadow, with the semantics the SQL above must match. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '../../device-sdk/protocol/shadow.js';
 import { applyUpdate, deleteShadow, type StoredShadow } from './document.js';
 import { defaultShadowLimits as limits } from './limits.js';
-import { flattenLeaves, matchesFilter, parseQueryValue, parseShadowQuery, pathKey, type ShadowFilter } from './query.js';
+import { flattenLeaves, flattenLeavesUnder, matchesFilter, parseQueryValue, parseShadowQuery, pathKey, type ShadowFilter } from './query.js';
 import { rejectionOf } from './test-fixtures.js';
 
 const shadow = (desired: JsonObject, reported: JsonObject): StoredShadow =>
@@ -92,6 +92,26 @@ describe('flattenLeaves', () => {
     const s = shadow({}, { a: 1 });
     expect(flattenLeaves(undefined)).toEqual([]);
     expect(flattenLeaves(deleteShadow(s, { now: 0, source: 'device' }).stored)).toEqual([]);
+  });
+});
+
+describe('flattenLeavesUnder', () => {
+  const s = shadow({ fw: '1.3.0', net: { wifi: true }, led: 'on' }, { fw: '1.2.0', net: { wifi: false, rssi: -70 }, up: 5 });
+  it.each<[string, { desired: string[]; reported: string[] }, string[]]>([
+    ['one reported key: its reported rows and the delta below it', { desired: [], reported: ['net'] }, ['reported/["net","wifi"]', 'reported/["net","rssi"]', 'delta/["net","wifi"]']],
+    ['one desired key', { desired: ['led'], reported: [] }, ['desired/["led"]', 'delta/["led"]']],
+    ['a key in neither section', { desired: ['nope'], reported: ['nope'] }, []],
+  ])('%s', (_name, keys, expected) => {
+    expect(flattenLeavesUnder(s, keys).map((r) => `${r.side}/${r.path}`)).toEqual(expected);
+  });
+
+  it('is flattenLeaves restricted to those keys, for every subset of keys', () => {
+    const all = ['fw', 'net', 'led', 'up'];
+    for (let mask = 0; mask < 1 << all.length; mask++) {
+      const keys = all.filter((_, i) => mask & (1 << i));
+      const expected = flattenLeaves(s).filter((r) => keys.some((k) => r.path.startsWith(pathKey([k]).slice(0, -1))));
+      expect(flattenLeavesUnder(s, { desired: keys, reported: keys })).toEqual(expected);
+    }
   });
 });
 

@@ -17,6 +17,17 @@ export function withClientToken<T>(clientToken: string | undefined, fn: () => T)
   }
 }
 
+/** `withClientToken` for asynchronous work (a store write that fails after the request was parsed). */
+export async function withClientTokenAsync<T>(clientToken: string | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    return withClientToken(clientToken, () => {
+      throw err;
+    });
+  }
+}
+
 /**
  * The rejected reply for any failure. Anything that is not a BatonError is a bug: it is answered
  * as InternalError with a fixed message, so internals never reach a device; the caller logs it.

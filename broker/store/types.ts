@@ -4,6 +4,7 @@
  * SQLite implementation answers synchronously inside the promise.
  */
 import type { HealthReport, JsonObject, Transport } from '../../device-sdk/protocol/index.js';
+import type { ShadowQuery } from '../shadows/query.js';
 
 export interface DeviceRecord {
   id: string;
@@ -15,6 +16,8 @@ export interface DeviceRecord {
   updatedAt: string;
   firstConnectedAt: string | null;
   lastSeenAt: string | null;
+  /** Set (true) while a device created by provisioning awaits an operator's approval (broker/certs). */
+  pending?: true;
 }
 
 export interface NewDevice {
@@ -37,6 +40,12 @@ export interface DeviceListFilter {
   /** Exclude these ids (e.g. the connected set when filtering on `offline`). */
   excludeIds?: string[] | undefined;
   everConnected?: boolean | undefined;
+  /** Only devices pending approval (true), or none of them (false). */
+  approvalPending?: boolean | undefined;
+  /** Only devices whose newest unrevoked certificate expires before this ISO time (broker/certs). */
+  certExpiresBefore?: string | undefined;
+  /** Only devices whose shadow matches (the fleet query on shadow state). */
+  shadow?: ShadowQuery | undefined;
   /** Return ids strictly greater than this one (cursor pagination by id). */
   afterId?: string | undefined;
   limit: number;

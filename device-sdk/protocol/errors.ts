@@ -42,7 +42,8 @@ export const errorCatalogue = {
   InUse: { http: 409, description: 'The resource is referenced by an active job.' },
 
   // --- jobs ---------------------------------------------------------------------------------
-  InvalidTransition: { http: 409, description: 'The execution status change is not allowed.' },
+  InvalidStateTransition: { http: 409, description: 'The job or execution status change is not allowed from its current status.' },
+  VersionMismatch: { http: 409, description: "The expectedVersion differs from the execution's current versionNumber." },
   TerminalState: { http: 409, description: 'The execution or job has already finished.' },
 } as const satisfies Record<string, { http: number; description: string }>;
 

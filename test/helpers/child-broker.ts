@@ -16,7 +16,7 @@ export interface ChildBroker {
 export function startChildBroker(dataDir: string, env: Record<string, string> = {}): Promise<ChildBroker> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
     cwd: root,
-    env: { ...process.env, BATON_DATA_DIR: dataDir, BATON_HOST: '127.0.0.1', BATON_MQTT_PORT: '0', BATON_HTTP_PORT: '0', BATON_ADMIN_TOKEN: ADMIN_TOKEN, BATON_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, BATON_DATA_DIR: dataDir, BATON_HOST: '127.0.0.1', BATON_MQTT_PORT: '0', BATON_HTTP_PORT: '0', BATON_MQTTS_PORT: '0', BATON_ADMIN_TOKEN: ADMIN_TOKEN, BATON_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -49,7 +49,7 @@ afterEach(async () => {
 export async function startBaton(overrides: ConfigInput = {}, options: ServiceOptions & { dataDir?: string } = {}): Promise<TestBaton> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'baton-test-'));
   if (!options.dataDir) cleanups.unshift(() => rmSync(dataDir, { recursive: true, force: true }));
-  const config = parseConfig({ dataDir, host: '127.0.0.1', mqttPort: 0, httpPort: 0, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...overrides });
+  const config = parseConfig({ dataDir, host: '127.0.0.1', mqttPort: 0, httpPort: 0, mqttsPort: 0, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...overrides });
   const service = await buildService(config, options);
   const { mqttPort, httpPort } = await service.listen();
   let stopped = false;

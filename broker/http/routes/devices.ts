@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { JsonObject } from '../../../device-sdk/protocol/index.js';
+import { parseFleetQuery } from '../../shadows/query.js';
 import type { ApiContext } from '../context.js';
 import {
   createDeviceBody, deviceDetailSchema, deviceSchema, deviceWithSecretSchema, idParams, listDevicesQuery, pageOf, patchDeviceBody, problemSchema,
@@ -22,7 +23,10 @@ export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) 
   app.get('/devices', {
     preHandler: guard('read'),
     schema: { tags: ['devices'], summary: 'List devices with filters and cursor pagination', querystring: listDevicesQuery, response: { 200: pageOf(deviceSchema), ...errors } },
-  }, async (req) => registry.list(req.query));
+  }, async (req) => {
+    const { tag, deviceClass, site, status, certExpiresWithinDays, limit, cursor, shadow, ...shadowConditions } = req.query;
+    return registry.list({ tag, deviceClass, site, status, certExpiresWithinDays, limit, cursor, shadow: parseFleetQuery(shadowConditions, shadow) });
+  });
 
   app.get('/devices/:id', {
     preHandler: guard('read'),

@@ -1,0 +1,118 @@
+/**
+ * `npm run bench`: Baton against Mosquitto, measured in the same run with the same load client.
+ *
+ * 1. Registers the devices through Baton's admin API, then restarts Baton so both brokers start
+ *    the measurements as fresh processes.
+ * 2. Memory: RSS per idle connected device (fresh heaps, before any load).
+ * 3. Fan-in: every device publishes telemetry at QoS 0, then at QoS 1, for the window; the
+ *    broker's CPU time comes from /proc/<pid>/stat.
+ * 4. Prints a Markdown table, the Baton/Mosquitto ratios and the targets.
+ *
+ * Options (flag or environment): see options.ts. TMPDIR picks the filesystem of Baton's data dir.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onCleanup, runCleanups, startBatonChild, type BrokerUnderTest } from './brokers.js';
+import { registerDevices } from './load-client.js';
+import { ensureMosquitto, mosquittoVersion, startMosquitto } from './mosquitto.js';
+import { fitToFileLimit, parseOptions, type BenchOptions } from './options.js';
+import { machineBusySeconds } from './proc.js';
+import { measureFanIn, measureIdleMemory } from './phases.js';
+import { machineLine, renderReport, type BrokerResult } from './report.js';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function filesystemOf(path: string): string {
+  try {
+    return execFileSync('df', ['--output=fstype', path], { encoding: 'utf8' }).split('\n')[1]?.trim() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function startBrokers(options: BenchOptions, root: string) {
+  const batonDir = join(root, 'baton');
+  const mosquittoDir = join(root, 'mosquitto');
+  mkdirSync(batonDir);
+  mkdirSync(mosquittoDir);
+  const binary = ensureMosquitto();
+
+  const count = Math.max(options.devices, options.idleDevices);
+  log(`registering ${count} devices through the admin API (50 at a time)…`);
+  const registrar = await startBatonChild({ name: 'Baton', args: ['--data-dir', batonDir] });
+  const started = performance.now();
+  const ids = Array.from({ length: count }, (_, i) => `bench-${String(i).padStart(5, '0')}`);
+  const devices = await registerDevices(registrar.httpUrl, registrar.adminToken, ids, 50);
+  log(`  ${count} devices in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  await registrar.stop();
+
+  // BENCH_NODE_FLAGS passes extra flags to the Baton process (e.g. --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/tmp).
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const profile = [...extra, ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [])];
+  const brokers: BrokerUnderTest[] = [await startBatonChild({ name: 'Baton', args: ['--data-dir', batonDir], nodeFlags: profile })];
+  for (const experiment of options.experiments) {
+    // Its own copy of the registered devices, so no variant inserts into another's telemetry.
+    const dir = join(root, `baton-${experiment}`);
+    cpSync(batonDir, dir, { recursive: true });
+    brokers.push(await startBatonChild({ name: `Baton +${experiment}`, args: ['--data-dir', dir, '--experiment', experiment], nodeFlags: profile }));
+  }
+  brokers.push(await startMosquitto(binary, mosquittoDir, devices));
+  if (options.plainAedes) brokers.push(await startBatonChild({ name: 'aedes (bare)', args: ['--plain-aedes'] }));
+  log(`brokers: ${brokers.map((b) => `${b.name} (pid ${b.pid})`).join(', ')}`);
+  return { brokers, devices, version: mosquittoVersion(binary), batonDir };
+}
+
+/** Load and broker share the cores, so anything else running skews the figures: say so up front. */
+async function warnIfBusy(): Promise<void> {
+  const busy0 = machineBusySeconds();
+  await new Promise((r) => setTimeout(r, 1000));
+  const cores = machineBusySeconds() - busy0;
+  if (cores > 0.15) log(`warning: other processes are using ${cores.toFixed(2)} cores right now; the figures will be low and noisy`);
+}
+
+async function main(): Promise<void> {
+  const options = fitToFileLimit(parseOptions(process.argv.slice(2)), (m) => log(`warning: ${m}`));
+  await warnIfBusy();
+  const root = mkdtempSync(join(tmpdir(), 'baton-bench-'));
+  onCleanup(() => rmSync(root, { recursive: true, force: true }));
+  const { brokers, devices, version, batonDir } = await startBrokers(options, root);
+  const results: BrokerResult[] = brokers.map((b) => ({ name: b.name }));
+
+  if (options.idleDevices > 0) {
+    log(`memory: ${options.idleDevices} idle devices per broker…`);
+    for (const [i, broker] of brokers.entries()) {
+      results[i]!.memory = await measureIdleMemory(broker, devices.slice(0, options.idleDevices), log);
+    }
+  }
+  if (options.devices > 0 && options.durationS > 0) {
+    log(`fan-in: ${options.devices} devices, ${options.durationS} s per window…`);
+    for (const [i, broker] of brokers.entries()) {
+      results[i]!.fanIn = await measureFanIn(broker, devices.slice(0, options.devices), { ...options, log });
+    }
+  }
+  for (const broker of brokers) await broker.stop(); // lets --cpu-prof write its profile
+
+  const dataDirNote = `Baton's data dir is on ${filesystemOf(batonDir)} (${root}); Mosquitto runs with persistence off, so only Baton fsyncs before a PUBACK.`;
+  log('');
+  log(renderReport(results, options, { machine: machineLine(version), dataDirNote }));
+  if (options.cpuProfDir) log(`\nBaton CPU profiles (CPU.<date>.<pid>.…) written to ${options.cpuProfDir}: npx tsx bench/profile-summary.ts <file>`);
+}
+
+/** Cleans up once, however many ways the run ends at the same time (a signal, then the failure it causes). */
+let exiting: Promise<never> | undefined;
+function exit(code: number): Promise<never> {
+  exiting ??= runCleanups().then(() => process.exit(code));
+  return exiting;
+}
+
+process.on('SIGINT', () => void exit(130));
+process.on('SIGTERM', () => void exit(143));
+main().then(
+  () => exit(0),
+  (err: unknown) => {
+    if (!exiting) process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    return exit(1);
+  },
+);

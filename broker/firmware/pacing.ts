@@ -1,0 +1,58 @@
+/**
+ * The pacing hook of block delivery: which byte buckets a device's blocks must pass. Per device
+ * (`BATON_FIRMWARE_DEVICE_BYTES_PER_SEC`), per site (80% of its `uplinkBytesPerSec`, leaving the
+ * rest of a constrained uplink to telemetry and control traffic) and global
+ * (`BATON_EGRESS_BYTES_PER_SEC`); a take succeeds on all or none (`PacingLimiter`). A rate of 0
+ * adds no bucket. The rollouts feature will drive these rates; it replaces this `Pacing`.
+ */
+import { BucketPool, PacingLimiter, TokenBucket, type Clock } from '../../firmware-updates/token-bucket.js';
+
+/** The share of a site's uplink that firmware may use. */
+export const SITE_UPLINK_SHARE = 0.8;
+
+export interface Pacing {
+  /** The limiter a device's blocks pass; `site` is the device's site, if it has one. */
+  limiterFor(deviceId: string, site: { id: string; uplinkBytesPerSec: number } | undefined): PacingLimiter;
+  /** The largest single take (every bucket's depth); larger sends are paid in slices of this. */
+  readonly sliceBytes: number;
+  /** Drops idle per-device buckets. */
+  sweep(): void;
+}
+
+export interface PacingOptions {
+  deviceBytesPerSec: number;
+  globalBytesPerSec: number;
+  /** Depth of every bucket: in any window W a level grants at most rate × W + burst bytes. */
+  burstBytes: number;
+  clock: Clock;
+}
+
+export function createPacing({ deviceBytesPerSec, globalBytesPerSec, burstBytes, clock }: PacingOptions): Pacing {
+  const bucket = (rate: number) => new TokenBucket({ rate, depth: burstBytes, clock });
+  const global = globalBytesPerSec > 0 ? bucket(globalBytesPerSec) : undefined;
+  const devices = deviceBytesPerSec > 0 ? new BucketPool({ rate: deviceBytesPerSec, depth: burstBytes, clock }) : undefined;
+  const sites = new Map<string, TokenBucket>();
+
+  /** A site's bucket, replaced when its uplink changes (a PATCH of the site). */
+  function siteBucket(site: { id: string; uplinkBytesPerSec: number }): TokenBucket {
+    const rate = Math.floor(site.uplinkBytesPerSec * SITE_UPLINK_SHARE);
+    let b = sites.get(site.id);
+    if (!b || b.rate !== rate) {
+      b = bucket(Math.max(rate, 1));
+      sites.set(site.id, b);
+    }
+    return b;
+  }
+
+  return {
+    sliceBytes: burstBytes,
+    limiterFor(deviceId, site) {
+      const buckets = [devices?.get(deviceId), site ? siteBucket(site) : undefined, global];
+      return new PacingLimiter(buckets.filter((b): b is TokenBucket => b !== undefined));
+    },
+    sweep() {
+      devices?.sweep();
+      for (const [id, b] of sites) if (b.isFull()) sites.delete(id);
+    },
+  };
+}

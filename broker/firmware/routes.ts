@@ -1,0 +1,102 @@
+/**
+ * The REST edge of firmware, under /api/v1. An upload is the raw image
+ * (`Content-Type: application/octet-stream`), streamed to disk as it arrives; the parameters are
+ * query parameters, and an offline-signed manifest comes in the `X-Baton-Manifest` header.
+ * Errors are problem+json with the catalogue's codes.
+ */
+import { PassThrough, Readable } from 'node:stream';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { BatonError } from '../../device-sdk/protocol/errors.js';
+import type { ApiPlugin } from '../http/app.js';
+import { idParams, pageOf, problemSchema } from '../http/schemas.js';
+import { addKeyBody, firmwareDetailSchema, firmwareSchema, keyIdParams, keySchema, listFirmwareQuery, listKeysQuery, uploadHeaders, uploadQuery } from './http-schemas.js';
+import type { KeyService } from './keys.js';
+import type { FirmwareService } from './service.js';
+
+const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
+const tags = ['firmware'];
+
+/** RFC 7515 §9.2.1: the media type of a compact JWS. */
+const JOSE = 'application/jose';
+
+/**
+ * The request body behind a stream of its own. A refused upload destroys the stream it was
+ * reading (stream.pipeline does); destroying the request itself would reset the connection before
+ * the problem response is sent. Detached, the request is left to Node, which discards the rest of
+ * the body and answers.
+ */
+function detached(body: Readable): Readable {
+  const image = new PassThrough();
+  body.pipe(image);
+  image.once('close', () => {
+    body.unpipe(image);
+    if (!body.readableEnded) body.resume();
+  });
+  return image;
+}
+
+export function firmwareRoutes({ firmware, keys, maxBytes }: { firmware: FirmwareService; keys: KeyService; maxBytes: number }): ApiPlugin {
+  return async (plain, { guard }) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    // The image stays a stream: the upload handler pipes it to disk (fastify would buffer it).
+    app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+
+    app.post('/firmware', {
+      preHandler: guard('write'),
+      bodyLimit: maxBytes,
+      schema: {
+        tags,
+        summary: 'Upload an image (raw body); the server signs its manifest, or verifies the one in X-Baton-Manifest',
+        querystring: uploadQuery, headers: uploadHeaders,
+        response: { 200: firmwareSchema, 201: firmwareSchema, ...errors, 409: problemSchema, 413: problemSchema },
+      },
+    }, async (req, reply) => {
+      if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw new BatonError('PayloadTooLarge', `Images are limited to ${maxBytes} bytes.`);
+      if (!(req.body instanceof Readable)) throw new BatonError('InvalidRequest', 'Send the image as Content-Type: application/octet-stream.');
+      const { created, firmware: f } = await firmware.upload(detached(req.body), req.query, req.headers['x-baton-manifest']);
+      return reply.code(created ? 201 : 200).header('location', `/api/v1/firmware/${f.id}`).send(f);
+    });
+
+    app.get('/firmware', {
+      preHandler: guard('read'),
+      schema: { tags, summary: 'List firmware, by id, optionally of one device class', querystring: listFirmwareQuery, response: { 200: pageOf(firmwareSchema), ...errors } },
+    }, async (req) => firmware.list(req.query));
+
+    app.get('/firmware/:id', {
+      preHandler: guard('read'),
+      schema: { tags, summary: 'A firmware: its manifest and status', params: idParams, response: { 200: firmwareDetailSchema, ...errors } },
+    }, async (req) => firmware.get(req.params.id));
+
+    app.get('/firmware/:id/manifest', {
+      preHandler: guard('read'),
+      schema: { tags, summary: 'The signed manifest: the exact compact JWS bytes devices verify', params: idParams, response: { 200: z.string(), ...errors } },
+    }, async (req, reply) => reply.type(JOSE).send(await firmware.signedManifest(req.params.id)));
+
+    app.delete('/firmware/:id', {
+      preHandler: guard('write'),
+      schema: { tags, summary: 'Delete a firmware (refused with InUse while a job uses it)', params: idParams, response: { 204: z.null(), ...errors, 409: problemSchema } },
+    }, async (req, reply) => {
+      await firmware.delete(req.params.id);
+      return reply.code(204).send(null);
+    });
+
+    app.get('/firmware/keys', {
+      preHandler: guard('read'),
+      schema: { tags, summary: 'Trusted signing public keys, for devices to pin', querystring: listKeysQuery, response: { 200: z.object({ items: z.array(keySchema) }), ...errors } },
+    }, async (req) => ({ items: keys.list(req.query.includeRetired === 'true') }));
+
+    app.post('/firmware/keys', {
+      preHandler: guard('admin'),
+      schema: { tags, summary: 'Trust an offline signing key (public key only)', body: addKeyBody, response: { 200: keySchema, 201: keySchema, ...errors, 409: problemSchema } },
+    }, async (req, reply) => {
+      const { created, key } = await keys.add(req.body);
+      return reply.code(created ? 201 : 200).send(key);
+    });
+
+    app.delete('/firmware/keys/:keyId', {
+      preHandler: guard('admin'),
+      schema: { tags, summary: 'Retire a signing key: manifests it signs are refused from now on', params: keyIdParams, response: { 200: keySchema, ...errors } },
+    }, async (req) => keys.retire(req.params.keyId));
+  };
+}

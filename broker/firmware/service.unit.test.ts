@@ -1,0 +1,34 @@
+import { Readable } from 'node:stream';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { codeOf, makeImage, useTempDir } from '../../device-sdk/firmware/test-fixtures.js';
+import { createArtifactStore } from '../../firmware-updates/artifact-store.js';
+import { migrate } from '../store/sqlite/migrate.js';
+import { createSqliteFirmwareKeyRepo, createSqliteFirmwareRepo } from '../store/sqlite/firmware.js';
+import { defaultFirmwareHooks } from './hooks.js';
+import { createKeyService } from './keys.js';
+import { createServedImages } from './served.js';
+import { createFirmwareService } from './service.js';
+
+describe('firmware service hooks', () => {
+  const dir = useTempDir();
+
+  async function service(inUse: boolean) {
+    const db = new Database(':memory:');
+    migrate(db);
+    const repo = createSqliteFirmwareRepo(db);
+    const artifacts = createArtifactStore({ dataDir: dir() });
+    const keys = await createKeyService({ repo: createSqliteFirmwareKeyRepo(db), dataDir: dir(), clock: Date.now });
+    const hooks = { ...defaultFirmwareHooks, firmwareInUse: async () => inUse };
+    return createFirmwareService({ repo, keys, artifacts, served: createServedImages({ repo, artifacts }), hooks, clock: Date.now });
+  }
+
+  it('refuses to delete a firmware a job uses (InUse), and deletes it otherwise', async () => {
+    for (const [inUse, code] of [[true, 'InUse'], [false, 'none']] as const) {
+      const firmware = await service(inUse);
+      const { firmware: f } = await firmware.upload(Readable.from([makeImage(1000)]), { deviceClass: 'c', version: '1' });
+      expect(await codeOf(() => firmware.delete(f.id))).toBe(code);
+      expect(await codeOf(() => firmware.get(f.id))).toBe(inUse ? 'none' : 'NotFound');
+    }
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * Jobs as a Baton feature: the SQLite repo, the service and its ticker, MQTT handlers and admin
+ * routes, wired from the shared parts of the service (see broker/feature.ts).
+ *
+ * Config envelopes are signed with the broker's firmware signing key (`{dataDir}`, the same file
+ * the firmware feature trusts), so a device that trusts firmware manifests trusts config jobs.
+ */
+import { ensureSigningKey } from '../../firmware-updates/signing-keys.js';
+import type { PresenceEvent } from '../../device-sdk/protocol/schemas.js';
+import type { FeatureFactory } from '../feature.js';
+import { createSqliteFirmwareRepo } from '../store/sqlite/firmware.js';
+import { createSqliteJobRepo } from '../store/sqlite/jobs.js';
+import { rateAdmission } from './admission.js';
+import { configSigner } from './config-envelope.js';
+import type { JobsContext } from './context.js';
+import { createDeviceRequests } from './device-requests.js';
+import { firmwareCatalog } from './firmware.js';
+import { registerJobsInbound } from './mqtt.js';
+import { createNotifier } from './notifier.js';
+import { jobRoutes } from './routes.js';
+import { createJobService } from './service.js';
+import { pickUpDevice } from './targeting.js';
+import { admit, createTicker } from './ticker.js';
+import { createRollouts, rolloutActions, withRolloutRoutes } from '../rollouts/wiring.js';
+
+/** Continuous jobs rescan the registry every this many ticks (10 s at the default tick). */
+const RESCAN_EVERY_TICKS = 10;
+
+export const jobsFeature: FeatureFactory = async (featureCtx) => {
+  const { config, store, router, publisher, presence, metrics, clock, log: rootLog } = featureCtx;
+  const log = rootLog.child({ component: 'jobs' });
+  const repo = createSqliteJobRepo(store.db, store.writer);
+  const signer = configSigner(await ensureSigningKey(config.dataDir), config.jobsConfigTtlS);
+  const notifier = createNotifier({ repo, publisher, presence, signer, clock, log });
+  // Staged rollouts (broker/rollouts): the scheduler admits the jobs it drives, rate admission the rest.
+  const rollouts = createRollouts(featureCtx, rateAdmission({ defaultMaxPerMinute: config.jobsMaxPerMinute, clock }));
+  const ctx: JobsContext = {
+    repo, store, presence, notifier, signer, clock, log,
+    admission: rollouts,
+    rollouts,
+    firmware: firmwareCatalog(createSqliteFirmwareRepo(store.db)),
+  };
+  registerJobsInbound(router, { requests: createDeviceRequests(ctx), publisher, clock, registry: metrics.registry, log });
+  const ticker = createTicker(ctx, { rescanEvery: RESCAN_EVERY_TICKS });
+  const onPresence = (e: PresenceEvent) => {
+    if (e.event === 'disconnected') notifier.disconnected(e.deviceId);
+  };
+  presence.on('event', onPresence);
+  let timer: NodeJS.Timeout | undefined;
+  const service = createJobService(ctx);
+  rollouts.bind(rolloutActions(ctx, service));
+
+  return {
+    name: 'jobs',
+    routes: withRolloutRoutes(jobRoutes(service), rollouts, featureCtx, service, ctx),
+    async onDeviceConnected(deviceId) {
+      const continuous = (await repo.activeJobs()).filter((j) => j.continuous);
+      for (const job of continuous) {
+        if ((await pickUpDevice(ctx, deviceId, [job])) > 0) await admit(ctx, job);
+      }
+      await rollouts.deviceConnected(deviceId);
+      await notifier.connected(deviceId);
+    },
+    async start() {
+      rollouts.start(await repo.activeJobs());
+      timer = setInterval(() => void ticker.tick(), config.jobsTickMs);
+    },
+    async close() {
+      clearInterval(timer);
+      presence.off('event', onPresence);
+      await ticker.idle();
+      await notifier.drain();
+      await rollouts.close();
+    },
+  };
+};

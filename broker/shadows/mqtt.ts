@@ -1,0 +1,70 @@
+/**
+ * The MQTT edge of shadows: a device publishes `devices/{id}/{s}/get|update|delete` and is
+ * answered on `…/accepted` or `…/rejected` at QoS 1 (AWS IoT Device Shadow's request/response
+ * shape). A rejection carries the error code and the request's clientToken and keeps the
+ * connection up; it is answered here rather than on `devices/{id}/errors`, because that is where
+ * a device waiting for the reply listens. The ACL has already checked that `{id}` is the
+ * publishing device's own.
+ */
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { isBatonError } from '../../device-sdk/protocol/errors.js';
+import { topics } from '../../device-sdk/protocol/topics.js';
+import type { InboundHandler, InboundRouter } from '../mqtt/inbound.js';
+import type { Publisher } from '../mqtt/publisher.js';
+import { parseTokenRequest, parseUpdateRequest, type ShadowLimits } from './limits.js';
+import { toRejected } from './rejected.js';
+import type { Reply, ShadowService } from './service.js';
+import type { ShadowKey } from './store.js';
+
+export interface ShadowInboundDeps {
+  shadows: ShadowService;
+  publisher: Publisher;
+  limits: ShadowLimits;
+  clock: () => number;
+  registry: Registry;
+  log: Logger;
+}
+
+type Operation = 'get' | 'update' | 'delete';
+
+/** Parses the payload and runs the request; `accept` publishes the `…/accepted` reply. */
+type Serve = (key: ShadowKey, payload: Buffer, accept: Reply) => Promise<unknown>;
+
+export function registerShadowInbound(router: InboundRouter, deps: ShadowInboundDeps): void {
+  const { shadows, limits, publisher, log } = deps;
+  const requests = new Counter({
+    name: 'baton_shadow_requests_total',
+    help: 'Shadow requests from devices over MQTT, by operation and outcome (accepted, or the error code).',
+    labelNames: ['op', 'outcome'],
+    registers: [deps.registry],
+  });
+
+  const operations: Record<Operation, Serve> = {
+    get: async (key, payload, accept) => accept(await shadows.get(key, parseTokenRequest(payload, limits).clientToken)),
+    update: (key, payload, accept) => shadows.update(key, parseUpdateRequest(payload, limits), 'device', accept),
+    delete: (key, payload, accept) => shadows.delete(key, 'device', parseTokenRequest(payload, limits).clientToken, accept),
+  };
+
+  const handler = (op: Operation, serve: Serve): InboundHandler =>
+    async function shadowRequest({ principal, topic, payload }) {
+      if (principal.kind !== 'device') return 'consume';
+      const key: ShadowKey = { deviceId: principal.deviceId, shadowName: topic.params.shadowName };
+      const reply = (outcome: string, body: object) =>
+        publisher.publish(topics.shadow(key.deviceId, key.shadowName, `${op}/${outcome}`), body)
+          .catch((err: unknown) => log.warn({ err, deviceId: key.deviceId, op }, 'shadow reply not published'));
+      try {
+        await serve(key, payload, (body) => reply('accepted', body));
+        requests.inc({ op, outcome: 'accepted' });
+      } catch (err) {
+        // Anything else is a store failure: broker.ts leaves the PUBLISH unacknowledged and closes
+        // the connection, so the device resends it after reconnecting (QoS 1).
+        if (!isBatonError(err)) throw err;
+        requests.inc({ op, outcome: err.code });
+        await reply('rejected', toRejected(err, deps.clock()));
+      }
+      return 'consume';
+    };
+
+  for (const op of ['get', 'update', 'delete'] as const) router.on(`shadow/${op}`, handler(op, operations[op]));
+}
