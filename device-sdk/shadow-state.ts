@@ -6,6 +6,7 @@
  * idempotent. Snapshots are frozen and replaced, never mutated, so an app may keep one.
  */
 import { isJsonObject } from './protocol/json.js';
+import { mergePatch } from './protocol/merge-patch.js';
 import type { JsonObject, JsonValue, ShadowDelta, ShadowDocument, ShadowSnapshot, ShadowUpdateAccepted } from './protocol/shadow.js';
 
 const EMPTY: JsonObject = Object.freeze({});
@@ -62,30 +63,6 @@ export class ShadowState {
     this.version = version;
     this.exists = true;
   }
-}
-
-/**
- * JSON merge patch with AWS IoT Device Shadow's pruning, the broker's rule
- * (broker/shadows/merge-patch.ts), which the SDK may not import: `null` deletes the key,
- * objects merge recursively, arrays and scalars replace (RFC 7396 §2), and an object left empty
- * is removed as well (AWS; RFC 7396 would keep `{}`). A `null` patch clears the section.
- */
-export function mergePatch(target: JsonObject, patch: JsonObject | null): JsonObject {
-  if (patch === null) return {};
-  const out: JsonObject = { ...target };
-  for (const [key, value] of Object.entries(patch)) {
-    const merged = mergeValue(target[key], value);
-    if (merged === undefined) delete out[key];
-    else out[key] = merged;
-  }
-  return out;
-}
-
-function mergeValue(current: JsonValue | undefined, patch: JsonValue): JsonValue | undefined {
-  if (patch === null) return undefined;
-  if (!isJsonObject(patch)) return patch;
-  const merged = mergePatch(isJsonObject(current) ? current : {}, patch);
-  return Object.keys(merged).length === 0 ? undefined : merged;
 }
 
 function deepFreeze<T extends JsonValue>(value: T): T {

@@ -19,7 +19,7 @@ import type {
 import { historyEntry, type HistoryEntry, type ShadowSource } from './changes.js';
 import { computeDelta, isEmptyObject } from './delta.js';
 import { checkStateSize, checkUpdateLimits, type ShadowLimits } from './limits.js';
-import { mergePatch } from './merge-patch.js';
+import { mergePatch } from '../../device-sdk/protocol/merge-patch.js';
 import { nextMetadata } from './metadata.js';
 import { withClientToken } from './rejected.js';
 import { acceptedReply, deltaMessage } from './replies.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JsonObject } from '../../device-sdk/protocol/shadow.js';
+import type { JsonObject } from './shadow.js';
 import { mergePatch } from './merge-patch.js';
 
 type Case = [name: string, target: JsonObject, patch: JsonObject | null, expected: JsonObject];

@@ -7,10 +7,11 @@
  *   RFC 7396 would keep `{}`. We apply it everywhere, so stored state never holds an empty object
  *   (and metadata, which mirrors state, never holds an empty subtree).
  *
+ * Shared by the broker's shadow core and the SDK's shadow snapshots, so both apply one rule.
  * Inputs are never mutated; unchanged subtrees may be shared with the result.
  */
-import type { JsonObject, JsonValue } from '../../device-sdk/protocol/shadow.js';
 import { isJsonObject } from './json.js';
+import type { JsonObject, JsonValue } from './shadow.js';
 
 /** Applies `patch` to one section (`desired` or `reported`); a `null` patch clears the section (AWS). */
 export function mergePatch(target: JsonObject, patch: JsonObject | null): JsonObject {
