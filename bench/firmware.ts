@@ -51,7 +51,7 @@ interface Ready {
 async function serve(settings: Record<string, unknown>): Promise<void> {
   recordGrantsOnRequest();
   const adminToken = randomBytes(32).toString('base64url');
-  const config = parseConfig({ ...settings, host: '127.0.0.1', mqttPort: 0, httpPort: 0, logLevel: 'warn', adminToken });
+  const config = parseConfig({ ...settings, host: '127.0.0.1', mqttPort: 0, httpPort: 0, mqttsPort: 0, logLevel: 'warn', adminToken });
   const service = await buildService(config, { clock: brokerClock });
   const ports = await service.listen();
   const raw = createServer((socket) => {

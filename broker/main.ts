@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const service = await buildService(config);
-  const { mqttPort, httpPort } = await service.listen();
+  const { mqttPort, httpPort, mqttsPort, httpsPort } = await service.listen();
   if (service.firstAdminToken) {
     // Printed once, to the terminal only: it is never logged and cannot be shown again.
     process.stdout.write(
@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(`Baton is up: MQTT on ${config.host}:${mqttPort}, HTTP + MQTT/WebSocket on ${config.host}:${httpPort}\n`);
+  process.stdout.write(`MQTT over TLS (client certificates) on ${config.host}:${mqttsPort}\n`);
+  if (httpsPort) process.stdout.write(`HTTPS + MQTT/secure WebSocket on ${config.host}:${httpsPort}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

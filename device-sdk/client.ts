@@ -16,6 +16,7 @@ import { topics } from './protocol/topics.js';
 import { Requests, type RequestOptions } from './requests.js';
 import { Shadow } from './shadow.js';
 import { attachJobs, type Jobs, type JobsOptions } from './jobs.js';
+import { rotateCertificate, useCertificate, type NewCertificate, type RotateOptions } from './certificates.js';
 import { Subscriptions, type TopicHandler, type Unsubscribe } from './subscriptions.js';
 import { TelemetrySender, type TelemetryOptions } from './telemetry.js';
 
@@ -154,6 +155,16 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     if (this.closing) throw closedError();
     this.jobsHandle ??= attachJobs(this, this.jobsOptions);
     return this.jobsHandle;
+  }
+
+  /**
+   * Gets a new certificate over this connection (see certificates.ts). Store it before relying on
+   * it; with `apply: true` every later reconnect presents it.
+   */
+  async rotateCertificate(options: RotateOptions & { apply?: boolean } = {}): Promise<NewCertificate> {
+    const rotated = await rotateCertificate(this, options);
+    if (options.apply) useCertificate(this, rotated);
+    return rotated;
   }
 
   /** Ends the link cleanly (after in-flight acks), fails what is still queued, and clears every timer. */

@@ -29,3 +29,5 @@ export { OfflineQueue } from './offline-queue.js';
 export { BatonError, isBatonError, errorCatalogue, type ErrorCode } from './protocol/errors.js';
 export type { DeviceError, HealthReport } from './protocol/schemas.js';
 export { topics } from './protocol/topics.js';
+export { rotateCertificate, useCertificate, createKeyAndCsr, type NewCertificate, type RotateOptions } from './certificates.js';
+export { provision, type ProvisionOptions, type ProvisionedDevice, type ClaimCredential } from './provision.js';

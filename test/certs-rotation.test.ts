@@ -5,7 +5,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { rotateCertificate, useCertificate } from '../device-sdk/certificates.js';
+import { rotateCertificate } from '../device-sdk/certificates.js';
 import { createCsr } from '../device-sdk/csr.js';
 import { connect } from '../device-sdk/index.js';
 import { connectTls, generatedCredentials, keyPem, metricValue, mqttsUrl, p256Key, rsaKey, tryConnect } from './helpers/certs.js';
@@ -96,8 +96,7 @@ describe('rotation with the SDK', () => {
       url: mqttsUrl(baton), deviceId: 'dev-1', cert: old.cert, key: old.key, ca: old.ca, health: { enabled: false }, reconnect: { minMs: 20, maxMs: 50 },
     });
     try {
-      const rotated = await rotateCertificate(client);
-      useCertificate(client, rotated);
+      await client.rotateCertificate({ apply: true });
       const dropped = new Promise((resolve) => client.once('disconnect', () => resolve(undefined)));
       const back = new Promise((resolve) => client.once('connect', () => resolve(undefined)));
 

@@ -127,7 +127,7 @@ describe('admin REST API', () => {
     const summary = await baton.api('GET', '/api/v1/fleet/summary');
     expect(summary.body).toEqual({
       total: 3,
-      byStatus: { online: 1, stale: 0, offline: 1, 'never-connected': 1 },
+      byStatus: { online: 1, stale: 0, offline: 1, 'never-connected': 1, pending: 0 },
       byDeviceClass: { gw: 2, sensor: 1 },
       byFirmwareVersion: { '2.0.0': 1, '(unknown)': 2 },
       bySite: { s1: 1, '(none)': 2 },

@@ -55,9 +55,11 @@ export interface DeliveryOptions {
   log: Logger;
   /** Bytes handed to a device's socket, in the tick the limiter granted them. */
   onSent?(deviceId: string, firmwareId: string, bytes: number): void;
+  /** Asked before each block: false drops the device's queued blocks of that firmware (its window closed); it asks again later. */
+  mayStream?(deviceId: string, firmwareId: string): boolean;
 }
 
-export function createDelivery({ publisher, pacing, maxOutstanding, log, onSent }: DeliveryOptions) {
+export function createDelivery({ publisher, pacing, maxOutstanding, log, onSent, mayStream }: DeliveryOptions) {
   const queues = new Map<string, DeviceQueue>();
   /** Queues that stopped because all `MAX_UNFINISHED` slots were taken, in the order they stopped. */
   const waitingForSlot = new Set<DeviceQueue>();
@@ -81,10 +83,10 @@ export function createDelivery({ publisher, pacing, maxOutstanding, log, onSent 
   const live = (q: DeviceQueue) => !closed && queues.get(q.deviceId) === q;
 
   /** Waits until the device's buckets grant `bytes`, in slices no larger than a bucket's depth. */
-  async function pay(q: DeviceQueue, bytes: number): Promise<boolean> {
+  async function pay(q: DeviceQueue, bytes: number, firmwareId: string): Promise<boolean> {
     let owed = bytes;
     while (owed > 0) {
-      if (!live(q)) return false;
+      if (!live(q) || mayStream?.(q.deviceId, firmwareId) === false) return false;
       const slice = Math.min(owed, pacing.sliceBytes);
       const limiter = pacing.limiterFor(q.deviceId, q.site);
       if (limiter.tryTake(slice)) owed -= slice;
@@ -135,11 +137,16 @@ export function createDelivery({ publisher, pacing, maxOutstanding, log, onSent 
         q.inFlight++;
         unfinished++;
         const job = q.jobs[0]!;
+        if (mayStream?.(q.deviceId, job.firmwareId) === false) {
+          dropDeviceFirmware(q, job.firmwareId);
+          release(q);
+          continue;
+        }
         const reading = readOf(q, job);
         readAhead(q);
         const payload = await reading;
         if (!payload) drop(q, job);
-        if (!payload || !(await pay(q, payload.length)) || q.jobs[0] !== job) {
+        if (!payload || !(await pay(q, payload.length, job.firmwareId)) || q.jobs[0] !== job) {
           release(q);
           continue;
         }
@@ -176,6 +183,13 @@ export function createDelivery({ publisher, pacing, maxOutstanding, log, onSent 
       log.warn({ err, deviceId: q.deviceId, key: job.key }, 'firmware block not readable; dropped');
       return undefined;
     }
+  }
+
+  /** Drops a device's queued blocks of one firmware (they would be sent outside its window). */
+  function dropDeviceFirmware(q: DeviceQueue, firmwareId: string): void {
+    for (const j of q.jobs) if (j.firmwareId === firmwareId) q.keys.delete(j.key);
+    q.jobs = q.jobs.filter((j) => j.firmwareId !== firmwareId);
+    if (q.next?.job.firmwareId === firmwareId) q.next = undefined;
   }
 
   /** Takes a job off the head of its queue (sent, or unreadable). */

@@ -36,6 +36,7 @@ export function firmwareFeature(hooksFactory?: FirmwareHooksFactory): FeatureFac
       globalBytesPerSec: config.egressBytesPerSec,
       burstBytes: config.firmwareBurstBytes,
       clock: { now: clock },
+      ...(hooks.deviceBytesPerSec ? { deviceRate: (id: string) => hooks.deviceBytesPerSec?.(id) } : {}),
     });
     const bytesSent = new Counter({ name: 'baton_firmware_stream_bytes_total', help: 'Firmware block and chunk-table bytes sent to devices.', registers: [metrics.registry] });
     const onSent = (deviceId: string, firmwareId: string, bytes: number) => {
@@ -46,7 +47,8 @@ export function firmwareFeature(hooksFactory?: FirmwareHooksFactory): FeatureFac
         log.warn({ err, deviceId, firmwareId }, 'delivered hook failed');
       }
     };
-    const delivery = createDelivery({ publisher, pacing, maxOutstanding: config.firmwareMaxOutstandingBlocks, log, onSent });
+    const mayStream = hooks.mayStream && ((deviceId: string, firmwareId: string) => hooks.mayStream?.(deviceId, firmwareId) !== false);
+    const delivery = createDelivery({ publisher, pacing, maxOutstanding: config.firmwareMaxOutstandingBlocks, log, onSent, ...(mayStream ? { mayStream } : {}) });
     const firmware = createFirmwareService({ repo, keys, artifacts, served, hooks, clock, onDeleted: (id) => delivery.dropFirmware(id) });
     registerStreamServer({ router, publisher, store, served, delivery, hooks, registry: metrics.registry, log });
 

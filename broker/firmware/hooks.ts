@@ -18,6 +18,14 @@ export interface FirmwareHooks {
    * go, e.g. for a job execution's `bytesDelivered`. Called often: batch any store writes.
    */
   delivered?(deviceId: string, firmwareId: string, bytes: number): void;
+  /**
+   * Optional, asked before every block: false holds the firmware's bytes back from the device
+   * (a staged rollout's maintenance window is closed). Requests are then refused `RateLimited`,
+   * which the SDK retries after a back-off without giving up.
+   */
+  mayStream?(deviceId: string, firmwareId: string): boolean;
+  /** Optional: the device's own link rate (bytes/s) to pace its blocks to, e.g. from its reported `linkKbps`. */
+  deviceBytesPerSec?(deviceId: string): number | undefined;
 }
 
 export type FirmwareHooksFactory = (ctx: FeatureContext) => Partial<FirmwareHooks>;

@@ -25,13 +25,26 @@ export interface PacingOptions {
   /** Depth of every bucket: in any window W a level grants at most rate × W + burst bytes. */
   burstBytes: number;
   clock: Clock;
+  /** A device's own rate (e.g. its reported link), used for its bucket instead of `deviceBytesPerSec` (the lower of the two when both are set). */
+  deviceRate?(deviceId: string): number | undefined;
 }
 
-export function createPacing({ deviceBytesPerSec, globalBytesPerSec, burstBytes, clock }: PacingOptions): Pacing {
+export function createPacing({ deviceBytesPerSec, globalBytesPerSec, burstBytes, clock, deviceRate }: PacingOptions): Pacing {
   const bucket = (rate: number) => new TokenBucket({ rate, depth: burstBytes, clock });
   const global = globalBytesPerSec > 0 ? bucket(globalBytesPerSec) : undefined;
   const devices = deviceBytesPerSec > 0 ? new BucketPool({ rate: deviceBytesPerSec, depth: burstBytes, clock }) : undefined;
   const sites = new Map<string, TokenBucket>();
+  /** Buckets of devices paced at their own rate, replaced when that rate changes. */
+  const ownRates = new Map<string, TokenBucket>();
+
+  function deviceBucket(deviceId: string): TokenBucket | undefined {
+    const own = deviceRate?.(deviceId);
+    if (own === undefined || !(own > 0)) return devices?.get(deviceId);
+    const rate = Math.max(1, Math.floor(deviceBytesPerSec > 0 ? Math.min(own, deviceBytesPerSec) : own));
+    let b = ownRates.get(deviceId);
+    if (!b || b.rate !== rate) ownRates.set(deviceId, (b = bucket(rate)));
+    return b;
+  }
 
   /** A site's bucket, replaced when its uplink changes (a PATCH of the site). */
   function siteBucket(site: { id: string; uplinkBytesPerSec: number }): TokenBucket {
@@ -47,12 +60,13 @@ export function createPacing({ deviceBytesPerSec, globalBytesPerSec, burstBytes,
   return {
     sliceBytes: burstBytes,
     limiterFor(deviceId, site) {
-      const buckets = [devices?.get(deviceId), site ? siteBucket(site) : undefined, global];
+      const buckets = [deviceBucket(deviceId), site ? siteBucket(site) : undefined, global];
       return new PacingLimiter(buckets.filter((b): b is TokenBucket => b !== undefined));
     },
     sweep() {
       devices?.sweep();
       for (const [id, b] of sites) if (b.isFull()) sites.delete(id);
+      for (const [id, b] of ownRates) if (b.isFull()) ownRates.delete(id);
     },
   };
 }

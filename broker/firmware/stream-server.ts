@@ -70,6 +70,7 @@ export function registerStreamServer(deps: StreamServerDeps): void {
       throw new BatonError('Forbidden', `Firmware ${firmwareId} is for device class ${firmware.manifest.deviceClass}.`);
     }
     if (!(await hooks.mayFetch(deviceId, firmwareId))) throw new BatonError('Forbidden', `Device ${deviceId} may not fetch ${firmwareId} now.`);
+    if (hooks.mayStream?.(deviceId, firmwareId) === false) throw new BatonError('RateLimited', `Outside the maintenance window of ${deviceId}: ask again later.`);
     const site = device.site === null ? undefined : await store.sites.get(device.site);
     return { firmware, site: site && { id: site.id, uplinkBytesPerSec: site.uplinkBytesPerSec } };
   }

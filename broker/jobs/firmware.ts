@@ -10,6 +10,7 @@ import { parseManifest } from '../../device-sdk/firmware/manifest.js';
 import type { FeatureContext } from '../feature.js';
 import type { FirmwareHooks } from '../firmware/hooks.js';
 import type { FirmwareRepo } from '../firmware/store.js';
+import { rolloutsOf } from '../rollouts/bridge.js';
 import { createSqliteJobRepo } from '../store/sqlite/jobs.js';
 import type { FirmwareTarget } from './model.js';
 import type { JobRepo } from './repo.js';
@@ -41,5 +42,20 @@ export function firmwareHooksFrom(repo: Pick<JobRepo, 'firmwareInUse' | 'hasActi
   };
 }
 
-/** For `firmwareFeature(jobsFirmwareHooks)`: the hooks over the same SQLite tables the jobs feature writes. */
-export const jobsFirmwareHooks = (ctx: FeatureContext): FirmwareHooks => firmwareHooksFrom(createSqliteJobRepo(ctx.store.db, ctx.store.writer));
+/**
+ * For `firmwareFeature(jobsFirmwareHooks)`: the hooks over the same SQLite tables the jobs feature
+ * writes, and the staged rollouts' (broker/rollouts): delivered bytes feed the scheduler, blocks
+ * wait for the device's maintenance window, and each device is paced to its reported link.
+ */
+export const jobsFirmwareHooks = (ctx: FeatureContext): FirmwareHooks => {
+  const hooks = firmwareHooksFrom(createSqliteJobRepo(ctx.store.db, ctx.store.writer));
+  return {
+    ...hooks,
+    delivered(deviceId, firmwareId, bytes) {
+      hooks.delivered?.(deviceId, firmwareId, bytes);
+      rolloutsOf(ctx.store)?.delivered(deviceId, firmwareId, bytes);
+    },
+    mayStream: (deviceId, firmwareId) => rolloutsOf(ctx.store)?.mayStream(deviceId, firmwareId) ?? true,
+    deviceBytesPerSec: (deviceId) => rolloutsOf(ctx.store)?.deviceBytesPerSec(deviceId),
+  };
+};

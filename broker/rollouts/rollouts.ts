@@ -15,6 +15,7 @@ import { isTerminal, type ExecutionStatus, type StatusDetails } from '../../devi
 import { topics } from '../../device-sdk/protocol/topics.js';
 import type { SchedulerConfig } from '../../firmware-updates/rollouts/config.js';
 import { forecast } from '../../firmware-updates/rollouts/forecast.js';
+import { kbpsToBytesPerSec } from '../../firmware-updates/rollouts/rates.js';
 import { RolloutScheduler, type RolloutEvent } from '../../firmware-updates/rollouts/scheduler.js';
 import type { StopCause } from '../../firmware-updates/rollouts/state.js';
 import type { AdmissionInput, AdmissionPolicy, ExecutionReason, RolloutForecast, RolloutHooks } from '../jobs/admission.js';
@@ -84,6 +85,13 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** After a restart, how long a device that was online has to reconnect before it counts as offline. */
 export const RECONNECT_GRACE_MS = 30_000;
+const LINK_CACHE_MS = 30_000;
+/**
+ * Admission runs on the jobs tick and, this long after a batch of events that can free budget
+ * (a download's first bytes or its last, an outcome, a device going away), so a short download
+ * is followed at once rather than a tick later.
+ */
+const KICK_MS = 20;
 
 /** The wire form of a scheduler event on `fleet/events/rollouts/{jobId}`. */
 export function eventPayload(jobId: string, e: RolloutEvent): Record<string, unknown> {
@@ -99,6 +107,10 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
   private actions: RolloutActions | undefined;
   private readonly saving = new Set<Promise<void>>();
   private readonly closers: (() => void)[] = [];
+  /** Jobs whose admission is due shortly (`kick`). */
+  private readonly kicks = new Map<string, NodeJS.Timeout>();
+  /** Reported links of devices outside any live rollout, cached for the block server. */
+  private readonly links = new Map<string, { kbps: number | undefined; at: number }>();
 
   constructor(private readonly d: RolloutsDeps) {}
 
@@ -161,6 +173,7 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
       if (reported !== undefined) live.scheduler.recordProgress(step.deviceId, reported, now);
       live.dirty = true;
       this.handle(live, change.events, change.cancel);
+      if (step.status !== before) this.kick(live);
     }
   }
 
@@ -186,6 +199,7 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
       if (!live.scheduler.config.targets.has(deviceId)) continue;
       live.scheduler.deviceDisconnected(deviceId, now);
       live.dirty = true;
+      this.kick(live);
     }
   }
 
@@ -206,6 +220,7 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
     if (!live || !live.scheduler.config.targets.has(deviceId)) return false;
     live.scheduler.deviceDeferred(deviceId, until);
     live.dirty = true;
+    this.kick(live);
     return true;
   }
 
@@ -242,8 +257,12 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
       // Counted from this attempt's first byte here; the device's reports fill in (the scheduler keeps the larger).
       const total = (live.bytes.get(deviceId) ?? 0) + bytes;
       live.bytes.set(deviceId, total);
+      const before = exec.bytes;
       live.scheduler.recordProgress(deviceId, total, now);
       live.dirty = true;
+      // Its first bytes (it no longer holds its whole budget share) or its last: admit the next.
+      const size = live.scheduler.config.firmwareBytes;
+      if ((before === 0 && exec.bytes > 0) || (before < size && exec.bytes >= size)) this.kick(live);
     }
   }
 
@@ -260,6 +279,25 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
       if (!s.windowsFor(deviceId).isInWindow(now)) return false;
     }
     return true;
+  }
+
+  /**
+   * The rate to pace a device's firmware blocks to, from the `linkKbps` it reports: the one its
+   * rollout planned with, else its latest health report (looked up at most every 30 s).
+   */
+  deviceBytesPerSec(deviceId: string): number | undefined {
+    for (const live of this.live.values()) {
+      const kbps = live.scheduler.config.targets.get(deviceId)?.linkKbps;
+      if (kbps !== undefined && kbps > 0) return kbpsToBytesPerSec(kbps);
+    }
+    const now = this.d.clock();
+    let cached = this.links.get(deviceId);
+    if (!cached || now - cached.at > LINK_CACHE_MS || now < cached.at) {
+      cached = { kbps: this.d.repo.linkKbps(deviceId), at: now };
+      this.links.set(deviceId, cached);
+      if (this.links.size > 100_000) this.links.clear();
+    }
+    return cached.kbps === undefined ? undefined : kbpsToBytesPerSec(cached.kbps);
   }
 
   /** When a closed window next opens for this device's firmware (epoch ms), if one does. */
@@ -299,6 +337,8 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
   /** Saves every scheduler and waits for the writes. */
   async close(): Promise<void> {
     for (const c of this.closers.splice(0)) c();
+    for (const t of this.kicks.values()) clearTimeout(t);
+    this.kicks.clear();
     for (const live of this.live.values()) {
       live.dirty = true;
       this.save(live);
@@ -431,6 +471,19 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
       const ids = s.config.endBehavior === 'cancel' ? cancels : [...s.config.targets.keys()].filter((id) => !s.view.executions[id]);
       if (ids.length > 0) actions.cancel(jobId, ids, { reason: 'ScheduleEnded' }).catch((err: unknown) => this.d.log.warn({ err, jobId }, 'schedule-end cancel failed'));
     }
+  }
+
+  /** Admission for the job shortly, once for any number of calls until then. */
+  private kick(live: Live): void {
+    const jobId = live.job.id;
+    if (this.kicks.has(jobId) || !this.actions || live.scheduler.phase !== 'running') return;
+    const timer = setTimeout(() => {
+      this.kicks.delete(jobId);
+      if (this.live.get(jobId) !== live) return;
+      this.actions?.admit(jobId).catch((err: unknown) => this.d.log.error({ err, jobId }, 'rollout admission failed'));
+    }, KICK_MS);
+    timer.unref();
+    this.kicks.set(jobId, timer);
   }
 
   private save(live: Live): void {

@@ -12,6 +12,7 @@ import type { AdmissionPolicy } from '../jobs/admission.js';
 import { admit } from '../jobs/ticker.js';
 import type { ApiPlugin } from '../http/app.js';
 import { createSqliteRolloutRepo } from '../store/sqlite/rollouts.js';
+import { registerRollouts } from './bridge.js';
 import { Rollouts, type RolloutActions } from './rollouts.js';
 import { rolloutRoutes } from './routes.js';
 
@@ -35,6 +36,7 @@ export function createRollouts(ctx: FeatureContext, fallback: AdmissionPolicy): 
   };
   ctx.presence.on('event', onPresence);
   rollouts.onClose(() => ctx.presence.off('event', onPresence));
+  registerRollouts(ctx.store, rollouts);
   return rollouts;
 }
 

@@ -68,7 +68,7 @@ export interface DeviceRepo {
   /** Group-committed: resolves once the connect is on disk. */
   recordSeen(id: string, at: Date, connecting: boolean): Promise<void>;
   countBy(column: 'device_class' | 'site'): Promise<Record<string, number>>;
-  count(filter?: { everConnected?: boolean }): Promise<number>;
+  count(filter?: { everConnected?: boolean; approvalPending?: boolean }): Promise<number>;
 }
 
 export type TokenRole = 'admin' | 'operator' | 'viewer' | 'integration';

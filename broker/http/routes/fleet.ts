@@ -11,16 +11,18 @@ export const fleetRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { stor
       response: { 200: fleetSummarySchema, 401: problemSchema, 403: problemSchema },
     },
   }, async () => {
-    const [total, byDeviceClass, bySite, firmware, neverConnected] = await Promise.all([
+    const [total, byDeviceClass, bySite, firmware, neverConnected, pending] = await Promise.all([
       store.devices.count(),
       store.devices.countBy('device_class'),
       store.devices.countBy('site'),
       store.health.firmwareVersions(),
-      store.devices.count({ everConnected: false }),
+      // A pending device has never connected: it is counted as pending only.
+      store.devices.count({ everConnected: false, approvalPending: false }),
+      store.devices.count({ approvalPending: true }),
     ]);
-    const byStatus: Record<string, number> = { online: 0, stale: 0, offline: 0, 'never-connected': neverConnected };
+    const byStatus: Record<string, number> = { online: 0, stale: 0, offline: 0, 'never-connected': neverConnected, pending };
     for (const id of presence.connectedIds()) byStatus[presence.status(id, true)]! += 1;
-    byStatus.offline = total - neverConnected - byStatus.online! - byStatus.stale!;
+    byStatus.offline = total - neverConnected - pending - byStatus.online! - byStatus.stale!;
     const byFirmwareVersion: Record<string, number> = {};
     for (const version of firmware.values()) byFirmwareVersion[version] = (byFirmwareVersion[version] ?? 0) + 1;
     byFirmwareVersion['(unknown)'] = total - firmware.size;

@@ -136,8 +136,11 @@ export function createDeviceRepo(db: Database, writer: WriteBatcher): DeviceRepo
       return Object.fromEntries(rows.map((r) => [r.k ?? '(none)', r.n]));
     },
     async count(filter = {}) {
-      const where = filter.everConnected === undefined ? '' : `WHERE first_connected_at IS ${filter.everConnected ? 'NOT ' : ''}NULL`;
-      return (db.prepare(`SELECT COUNT(*) AS n FROM devices ${where}`).get() as { n: number }).n;
+      const where: string[] = [];
+      if (filter.everConnected !== undefined) where.push(`first_connected_at IS ${filter.everConnected ? 'NOT ' : ''}NULL`);
+      if (filter.approvalPending !== undefined) where.push(`approval_pending = ${filter.approvalPending ? 1 : 0}`);
+      const sql = `SELECT COUNT(*) AS n FROM devices ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`;
+      return (db.prepare(sql).get() as { n: number }).n;
     },
   };
 }
