@@ -58,7 +58,7 @@ export function certificatesFeature({ pki, store, hasher, sessions }: Certificat
     const templates = createTemplateService({ ca: pki.ca, store, sites: ctx.store.sites, certificates, hasher, clock });
     const registration = createRegistration({ ca: pki.ca, store, registry: ctx.registry, certificates, clock });
     registerCertificateInbound(ctx.router, {
-      certificates, registration, publisher: ctx.publisher, onOutcome: (kind, outcome) => requests.inc({ kind, outcome }),
+      certificates, registration, publisher: ctx.publisher, log: ctx.log, onOutcome: (kind, outcome) => requests.inc({ kind, outcome }),
     });
 
     const certificateApi = certificateRoutes(certificates);

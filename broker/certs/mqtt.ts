@@ -12,9 +12,11 @@ import {
   registerRequestSchema,
   type CertificateRejected,
 } from '../../device-sdk/certificates.js';
-import { BatonError, isBatonError, issueFields, parseJsonObject, topics } from '../../device-sdk/protocol/index.js';
+import type { Logger } from 'pino';
+import { BatonError, issueFields, parseJsonObject, topics } from '../../device-sdk/protocol/index.js';
 import type { InboundHandler, InboundMessage, InboundRouter } from '../mqtt/inbound.js';
 import type { Publisher } from '../mqtt/publisher.js';
+import { requestReplyHandler } from '../mqtt/request-reply.js';
 import type { Registration } from './registration.js';
 import type { CertificateService } from './service.js';
 
@@ -25,6 +27,7 @@ export interface CertificateInboundDeps {
   certificates: CertificateService;
   registration: Registration;
   publisher: Publisher;
+  log: Logger;
   /** Counts each request by kind and outcome (`accepted` or the error code). */
   onOutcome: (kind: string, outcome: string) => void;
 }
@@ -39,12 +42,12 @@ function parseRequest<S extends z.ZodType>(schema: S, payload: Buffer): z.output
 }
 
 /** The clientToken to echo, read leniently so even a malformed request's rejection carries it. */
-function clientTokenOf(payload: Buffer): string | undefined {
+function echoOf(payload: Buffer): { clientToken?: string } {
   try {
     const token = (JSON.parse(payload.toString()) as { clientToken?: unknown }).clientToken;
-    return typeof token === 'string' && token.length > 0 && token.length <= 64 ? token : undefined;
+    return typeof token === 'string' && token.length > 0 && token.length <= 64 ? { clientToken: token } : {};
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -52,24 +55,16 @@ export function registerCertificateInbound(router: InboundRouter, deps: Certific
   const { certificates, registration, publisher } = deps;
 
   const handler = <S extends z.ZodType>(kind: string, schema: S, route: Route<z.output<S>>): InboundHandler =>
-    async function certificateRequest(message) {
-      const target = route(message);
-      if (target === undefined) return 'consume';
-      const clientToken = clientTokenOf(message.payload);
-      const echo = clientToken === undefined ? {} : { clientToken };
-      try {
-        const reply = await target.run(parseRequest(schema, message.payload));
-        await publisher.publish(`${target.topic}/accepted`, { ...reply, ...echo });
-        deps.onOutcome(kind, 'accepted');
-      } catch (err) {
-        // Anything but a BatonError is a store failure: broker.ts closes the connection unacknowledged.
-        if (!isBatonError(err)) throw err;
-        const rejected: CertificateRejected = certificateRejectedSchema.parse({ code: err.code, message: err.message, ...echo });
-        await publisher.publish(`${target.topic}/rejected`, rejected);
-        deps.onOutcome(kind, err.code);
-      }
-      return 'consume';
-    };
+    requestReplyHandler(
+      {
+        route,
+        serve: async ({ run }, { payload }, accept) => accept({ ...(await run(parseRequest(schema, payload))), ...echoOf(payload) }),
+        rejected: (err, { payload }): CertificateRejected =>
+          certificateRejectedSchema.parse({ code: err.code, message: err.message, ...echoOf(payload) }),
+        onOutcome: (outcome) => deps.onOutcome(kind, outcome),
+      },
+      { publisher, log: deps.log },
+    );
 
   router.on('certificates/create-from-csr', handler('rotation', createFromCsrRequestSchema, ({ principal }) => {
     if (principal.kind !== 'device') return undefined;

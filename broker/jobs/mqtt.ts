@@ -8,15 +8,17 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { z } from 'zod';
-import { BatonError, isBatonError } from '../../device-sdk/protocol/errors.js';
+import { BatonError } from '../../device-sdk/protocol/errors.js';
 import {
   describeRequestSchema, jobsGetRequestSchema, reconcileRequestSchema, startNextRequestSchema, updateRequestSchema, type JobRejected,
 } from '../../device-sdk/protocol/jobs.js';
 import { parseJsonObject } from '../../device-sdk/protocol/json.js';
+import { issueFields } from '../../device-sdk/protocol/validation.js';
 import { topics } from '../../device-sdk/protocol/topics.js';
 import type { InboundHandler, InboundRouter } from '../mqtt/inbound.js';
+import { requestReplyHandler } from '../mqtt/request-reply.js';
 import type { Publisher } from '../mqtt/publisher.js';
-import { withClientTokenAsync } from '../shadows/rejected.js';
+import { withClientTokenAsync } from '../mqtt/request-reply.js';
 import type { DeviceRequests } from './device-requests.js';
 import { iso } from './documents.js';
 
@@ -37,8 +39,7 @@ function parseRequest<T>(schema: z.ZodType<T>, payload: Buffer): T {
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const clientToken = typeof raw['clientToken'] === 'string' ? raw['clientToken'].slice(0, 64) : undefined;
-  const fields = Object.fromEntries(result.error.issues.map((i) => [i.path.join('.') || '(root)', i.message]));
-  throw new BatonError('InvalidRequest', 'the request does not match its schema', { fields, clientToken });
+  throw new BatonError('InvalidRequest', 'the request does not match its schema', { fields: issueFields(result.error), clientToken });
 }
 
 /** `{ code, message, executionState, clientToken }`; the state and token travel in the error's details. */
@@ -74,24 +75,20 @@ export function registerJobsInbound(router: InboundRouter, deps: JobsInboundDeps
   };
 
   const handler = (op: string, run: Serve): InboundHandler =>
-    async function jobRequest({ principal, topic, payload }) {
-      if (principal.kind !== 'device') return 'consume';
-      const deviceId = principal.deviceId;
-      const jobId = topic.params['jobId'] ?? '';
-      const base = op.startsWith('job/') ? `${jobId}/${op.slice(4)}` : op;
-      const reply = (outcome: 'accepted' | 'rejected', body: object) =>
-        publisher.publish(topics.jobs(deviceId, `${base}/${outcome}`), body).catch((err: unknown) => log.warn({ err, deviceId, op }, 'job reply not published'));
-      try {
-        await reply('accepted', await run(deviceId, payload, jobId));
-        counter.inc({ op, outcome: 'accepted' });
-      } catch (err) {
-        // Anything else is a store failure: the PUBLISH stays unacknowledged and the device resends it.
-        if (!isBatonError(err)) throw err;
-        counter.inc({ op, outcome: err.code });
-        await reply('rejected', toJobRejected(err, deps.clock()));
-      }
-      return 'consume';
-    };
+    requestReplyHandler(
+      {
+        route: ({ principal, topic }) => {
+          if (principal.kind !== 'device') return undefined;
+          const { deviceId } = principal;
+          const jobId = topic.params['jobId'] ?? '';
+          return { topic: topics.jobs(deviceId, op.startsWith('job/') ? `${jobId}/${op.slice(4)}` : op), deviceId, jobId };
+        },
+        serve: async ({ deviceId, jobId }, { payload }, accept) => accept(await run(deviceId, payload, jobId)),
+        rejected: (err) => toJobRejected(err, deps.clock()),
+        onOutcome: (outcome) => counter.inc({ op, outcome }),
+      },
+      { publisher, log },
+    );
 
   for (const [op, serve] of Object.entries(operations)) router.on(`jobs/${op}`, handler(op, serve));
 }

@@ -21,7 +21,7 @@ import { computeDelta, isEmptyObject } from './delta.js';
 import { checkStateSize, checkUpdateLimits, type ShadowLimits } from './limits.js';
 import { mergePatch } from '../../device-sdk/protocol/merge-patch.js';
 import { nextMetadata } from './metadata.js';
-import { withClientToken } from './rejected.js';
+import { withClientToken } from '../mqtt/request-reply.js';
 import { acceptedReply, deltaMessage } from './replies.js';
 import { emptyState, liveShadow, requireLive, toSnapshot, type StoredShadow } from './stored.js';
 import { toEpochSeconds } from './time.js';

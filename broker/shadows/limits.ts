@@ -15,7 +15,7 @@ import {
   type ShadowUpdateRequest,
 } from '../../device-sdk/protocol/shadow.js';
 import { hasProtoKey, jsonBytes, jsonDepth } from './json.js';
-import { withClientToken } from './rejected.js';
+import { withClientToken } from '../mqtt/request-reply.js';
 
 const limitsSchema = z.strictObject({
   /** Raw request payload, bytes. Default 128 KiB: AWS IoT Core's MQTT payload maximum. */

@@ -8,9 +8,9 @@
  */
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { isBatonError } from '../../device-sdk/protocol/errors.js';
 import { topics } from '../../device-sdk/protocol/topics.js';
 import type { InboundHandler, InboundRouter } from '../mqtt/inbound.js';
+import { requestReplyHandler } from '../mqtt/request-reply.js';
 import type { Publisher } from '../mqtt/publisher.js';
 import { parseTokenRequest, parseUpdateRequest, type ShadowLimits } from './limits.js';
 import { toRejected } from './rejected.js';
@@ -47,24 +47,19 @@ export function registerShadowInbound(router: InboundRouter, deps: ShadowInbound
   };
 
   const handler = (op: Operation, serve: Serve): InboundHandler =>
-    async function shadowRequest({ principal, topic, payload }) {
-      if (principal.kind !== 'device') return 'consume';
-      const key: ShadowKey = { deviceId: principal.deviceId, shadowName: topic.params.shadowName };
-      const reply = (outcome: string, body: object) =>
-        publisher.publish(topics.shadow(key.deviceId, key.shadowName, `${op}/${outcome}`), body)
-          .catch((err: unknown) => log.warn({ err, deviceId: key.deviceId, op }, 'shadow reply not published'));
-      try {
-        await serve(key, payload, (body) => reply('accepted', body));
-        requests.inc({ op, outcome: 'accepted' });
-      } catch (err) {
-        // Anything else is a store failure: broker.ts leaves the PUBLISH unacknowledged and closes
-        // the connection, so the device resends it after reconnecting (QoS 1).
-        if (!isBatonError(err)) throw err;
-        requests.inc({ op, outcome: err.code });
-        await reply('rejected', toRejected(err, deps.clock()));
-      }
-      return 'consume';
-    };
+    requestReplyHandler(
+      {
+        route: ({ principal, topic }) => {
+          if (principal.kind !== 'device') return undefined;
+          const key: ShadowKey = { deviceId: principal.deviceId, shadowName: topic.params.shadowName };
+          return { topic: topics.shadow(key.deviceId, key.shadowName, op), key };
+        },
+        serve: ({ key }, { payload }, accept) => serve(key, payload, accept),
+        rejected: (err) => toRejected(err, deps.clock()),
+        onOutcome: (outcome) => requests.inc({ op, outcome }),
+      },
+      { publisher, log },
+    );
 
   for (const op of ['get', 'update', 'delete'] as const) router.on(`shadow/${op}`, handler(op, operations[op]));
 }

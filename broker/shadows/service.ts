@@ -16,7 +16,7 @@ import type { Publisher } from '../mqtt/publisher.js';
 import { toFleetEvent, type HistoryEntry, type ShadowSource } from './changes.js';
 import { applyUpdate, deleteShadow, toDocument, type DeleteResult, type UpdateResult } from './document.js';
 import type { ShadowLimits } from './limits.js';
-import { withClientTokenAsync } from './rejected.js';
+import { withClientTokenAsync } from '../mqtt/request-reply.js';
 import type { ShadowKey, ShadowRepo, ShadowSummary } from './store.js';
 import { documentsJson, fleetEventJson } from './wire-json.js';
 
