@@ -140,7 +140,9 @@ export class SimulatedDevice {
     this.client = client;
     client.mqtt.on('message', (topic, payload) => this.onMessage(topic, payload));
     if (silent) {
-      // Declares its interval once, then never speaks again: stale after 3 × the interval.
+      // Reconciles (the SDK's jobs loop reports the install it rebooted for), declares its
+      // interval once, then never speaks again: stale after 3 × the interval.
+      void client.jobs;
       await client.reportHealth().catch(() => undefined);
       this.setState('stale');
       return;

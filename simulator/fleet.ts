@@ -115,10 +115,13 @@ export class Fleet {
   readonly meter = new SiteMeter();
   readonly errors: { deviceId: string; message: string }[] = [];
 
-  constructor(specs: readonly SimDeviceSpec[], env: Omit<SimEnvironment, 'onBytes' | 'onError'>) {
+  constructor(specs: readonly SimDeviceSpec[], env: Omit<SimEnvironment, 'onError'>) {
     this.devices = specs.map((s) => new SimulatedDevice(s, {
       ...env,
-      onBytes: (site, bytes) => this.meter.add(site, bytes),
+      onBytes: (site, bytes) => {
+        this.meter.add(site, bytes);
+        env.onBytes?.(site, bytes);
+      },
       onError: (device, err) => {
         if (this.errors.length < 1000) this.errors.push({ deviceId: device.spec.id, message: err instanceof Error ? err.message : String(err) });
       },

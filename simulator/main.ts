@@ -6,6 +6,7 @@
  * watches a rollout: one it creates with `--rollout`, the one named by `--job`, or the first job
  * created after it started. Prints a live progress line and a final report. `--help` lists the flags.
  */
+import './threads.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +165,7 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(130));
+  process.on('SIGTERM', () => void shutdown(143));
 
   let jobId = a.job;
   if (a.rollout) {

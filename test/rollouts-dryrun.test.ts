@@ -37,6 +37,11 @@ describe('staged rollouts: the dry run', () => {
     // Validated like a creation.
     expect((await baton.api('POST', '/api/v1/jobs?dryRun=true', { ...body, rollout: { canary: { count: 0 } } })).status).toBe(400);
     expect((await baton.api('POST', '/api/v1/jobs?dryRun=true', { ...body, firmwareId: 'nope' })).status).toBe(400);
+    // Settings the scheduler cannot run are refused before anything is created.
+    const falling = await baton.api('POST', '/api/v1/jobs', { ...body, rollout: { waves: { percents: [50, 10] } } });
+    expect(falling.status).toBe(400);
+    expect(falling.body.fields).toHaveProperty(['rollout.waves.percents']);
+    expect((await baton.api('GET', '/api/v1/jobs')).body.items).toEqual([]);
 
     // The real run plans the same waves (seeded by the job id).
     const events = await rolloutEvents(baton, 'fw-plan');

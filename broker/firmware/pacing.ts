@@ -3,7 +3,8 @@
  * (`BATON_FIRMWARE_DEVICE_BYTES_PER_SEC`), per site (80% of its `uplinkBytesPerSec`, leaving the
  * rest of a constrained uplink to telemetry and control traffic) and global
  * (`BATON_EGRESS_BYTES_PER_SEC`); a take succeeds on all or none (`PacingLimiter`). A rate of 0
- * adds no bucket. The rollouts feature will drive these rates; it replaces this `Pacing`.
+ * adds no bucket. A device with a rate of its own (`deviceRate`: the rollouts pass its reported
+ * `linkKbps`) gets a bucket at that rate.
  */
 import { BucketPool, PacingLimiter, TokenBucket, type Clock } from '../../firmware-updates/token-bucket.js';
 

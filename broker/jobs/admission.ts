@@ -51,6 +51,8 @@ export interface RolloutHooks {
   deferred(jobId: string, deviceId: string, until: number): boolean;
   /** Reasons for a page of a job's executions; undefined for jobs the scheduler does not drive. */
   reasons(job: JobRecord, executions: readonly ExecutionRecord[]): Map<string, ExecutionReason | null> | undefined;
+  /** Refuses (`InvalidRequest`) settings the scheduler cannot run, before the job is created. */
+  validate(job: JobDefinition): void;
   /** `POST /jobs?dryRun=true`: the forecast for a job that is not created. */
   forecast(job: JobDefinition, deviceIds: readonly string[]): RolloutForecast;
 }

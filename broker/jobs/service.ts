@@ -60,7 +60,7 @@ export function createJobService(ctx: JobsContext) {
   /** What the operator asked for, checked: targets that select something, the payload of the type. */
   async function definitionOf(input: CreateJobInput): Promise<JobDefinition> {
     if (!hasSelector(input.targets)) throw invalid('targets', 'name at least one of devices, tags, deviceClass, sites, query');
-    return {
+    const definition: JobDefinition = {
       id: input.id ?? randomUUID(),
       type: input.type,
       ...(await payloadOf(ctx, input)),
@@ -73,6 +73,8 @@ export function createJobService(ctx: JobsContext) {
       schedule: input.schedule ?? null,
       description: input.description ?? null,
     };
+    ctx.rollouts?.validate(definition);
+    return definition;
   }
 
   async function mustGet(id: string): Promise<JobRecord> {

@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { isTerminal, type ExecutionStatus, type StatusDetails } from '../../device-sdk/protocol/jobs.js';
 import { topics } from '../../device-sdk/protocol/topics.js';
-import type { SchedulerConfig } from '../../firmware-updates/rollouts/config.js';
+import { resolveConfig, type SchedulerConfig } from '../../firmware-updates/rollouts/config.js';
 import { forecast } from '../../firmware-updates/rollouts/forecast.js';
 import { kbpsToBytesPerSec } from '../../firmware-updates/rollouts/rates.js';
 import { RolloutScheduler, type RolloutEvent } from '../../firmware-updates/rollouts/scheduler.js';
@@ -107,6 +107,7 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
   private actions: RolloutActions | undefined;
   private readonly saving = new Set<Promise<void>>();
   private readonly closers: (() => void)[] = [];
+  private closed = false;
   /** Jobs whose admission is due shortly (`kick`). */
   private readonly kicks = new Map<string, NodeJS.Timeout>();
   /** Reported links of devices outside any live rollout, cached for the block server. */
@@ -127,7 +128,14 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
 
   async decide(input: AdmissionInput): Promise<string[]> {
     if (!this.drives(input.job)) return this.d.fallback.decide(input);
-    const live = this.load(input.job);
+    let live: Live;
+    try {
+      live = this.load(input.job);
+    } catch (err) {
+      // One job's rollout that cannot be planned must not stop the others' ticks.
+      this.d.log.error({ err, jobId: input.job.id }, 'rollout not loaded; nothing admitted');
+      return [];
+    }
     live.job = input.job;
     const decision = live.scheduler.tick(input.now);
     if (decision.admit.length > 0 || decision.events.length > 0) live.dirty = true;
@@ -239,6 +247,11 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
     return reasonFor(scheduler, { deviceId, status: execution.status }, this.d.clock());
   }
 
+  validate(job: JobDefinition): void {
+    if (!this.drives(job)) return;
+    resolveConfig(this.configOf(job, []));
+  }
+
   forecast(job: JobDefinition, deviceIds: readonly string[]): RolloutForecast {
     const config = this.configOf(job, this.d.repo.devices(deviceIds));
     const { waves, bytesPerSite, estimatedCompletionS, lowerBoundS } = forecast(config);
@@ -336,6 +349,7 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
 
   /** Saves every scheduler and waits for the writes. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const c of this.closers.splice(0)) c();
     for (const t of this.kicks.values()) clearTimeout(t);
     this.kicks.clear();
@@ -476,7 +490,7 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
   /** Admission for the job shortly, once for any number of calls until then. */
   private kick(live: Live): void {
     const jobId = live.job.id;
-    if (this.kicks.has(jobId) || !this.actions || live.scheduler.phase !== 'running') return;
+    if (this.closed || this.kicks.has(jobId) || !this.actions || live.scheduler.phase !== 'running') return;
     const timer = setTimeout(() => {
       this.kicks.delete(jobId);
       if (this.live.get(jobId) !== live) return;
