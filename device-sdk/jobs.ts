@@ -96,6 +96,8 @@ export class Jobs {
   private closed = false;
   private interrupted: Interrupted | undefined;
   private readonly unsubscribe: Promise<Unsubscribe>;
+  /** The reconcile of the current connection: no job starts before the broker has heard it. */
+  private reconciling: Promise<void> | undefined;
 
   constructor(private readonly client: JobsClient, private readonly options: JobsOptions = {}) {
     client.on('connect', this.onConnect);
@@ -130,9 +132,13 @@ export class Jobs {
   }
 
   private readonly onConnect = () => {
-    this.reconcile()
-      .catch((err: unknown) => this.report(err))
-      .finally(() => this.kick());
+    // An execution a reboot interrupted is settled by reconcile; starting the queue first could
+    // hand that execution to the handler again.
+    this.reconciling = this.reconcile().then(
+      () => undefined,
+      (err: unknown) => this.report(err),
+    );
+    void this.reconciling.finally(() => this.kick());
   };
 
   private readonly onNotify: TopicHandler = ({ payload }) => {
@@ -163,6 +169,7 @@ export class Jobs {
 
   /** One execution at a time, while there is one a handler takes. */
   private async drain(): Promise<void> {
+    await this.reconciling;
     while (this.client.connected && !this.closed && !this.rebooting) {
       const next = await this.peek();
       if (!next || !this.handlers.has(next.jobDocument.type)) return;
