@@ -46,7 +46,8 @@ export function createTelemetryRepo(db: Database, writer: WriteBatcher): Telemet
       let removed = 0;
       return writer
         .enqueue(() => {
-          removed += db.prepare('DELETE FROM telemetry WHERE received_at_ms < ?').run(now.getTime() - maxAgeMs).changes;
+          // Assigned, not added: a write may run twice when its batch is retried (write-batcher.ts).
+          removed = db.prepare('DELETE FROM telemetry WHERE received_at_ms < ?').run(now.getTime() - maxAgeMs).changes;
           // Per device, keep the newest maxRowsPerDevice rows: find the id at that rank and cut below it.
           removed += db
             .prepare(
