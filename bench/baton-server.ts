@@ -6,8 +6,7 @@
  *   node --import tsx [--expose-gc] bench/baton-server.ts --plain-aedes      bare aedes, no hooks
  *
  * `--plain-aedes` is the reference: the same aedes with no authentication, ACL, metrics, store or
- * presence, so the difference to Baton is what our hooks cost. `--experiment <name>` applies one
- * of experiments.ts's candidate optimisations to Baton first.
+ * presence, so the difference to Baton is what our hooks cost.
  *
  * Messages to the parent: `{ ready, mqttPort, httpPort, adminToken }`; replies to `{ cmd: 'gc' }`
  * with `{ memory }` (after a full GC when run with --expose-gc). `{ cmd: 'stop' }`, SIGTERM, or
@@ -19,7 +18,6 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { Aedes } from 'aedes';
 import { parseConfig } from '../broker/config.js';
 import { buildService } from '../broker/service.js';
-import { applyExperiment, isExperiment } from './experiments.js';
 
 export interface ServerReady {
   ready: true;
@@ -77,8 +75,6 @@ function argValue(name: string): string | undefined {
 async function main(): Promise<void> {
   if (!process.send) throw new Error('baton-server.ts is started by bench/run.ts over an IPC channel');
   const dataDir = argValue('--data-dir');
-  const experiment = argValue('--experiment');
-  if (experiment !== undefined) applyExperiment(isExperiment(experiment) ? experiment : fail(`unknown experiment ${experiment}`));
   const running = process.argv.includes('--plain-aedes')
     ? await startPlainAedes()
     : await startBaton(dataDir ?? fail('--data-dir is required'));

@@ -2,7 +2,6 @@
  * Bench options: `--flag value` (or `--flag=value`) wins over the environment variable, which
  * wins over the default. `npm run bench -- --devices 100 --idle-devices 1000`.
  */
-import { experiments, isExperiment, type ExperimentName } from './experiments.js';
 import { openFileLimit } from './proc.js';
 
 export interface BenchOptions {
@@ -16,8 +15,6 @@ export interface BenchOptions {
   idleDevices: number;
   /** Also measure bare aedes (no Baton hooks) as a reference (on unless --no-aedes). */
   plainAedes: boolean;
-  /** Baton variants with a candidate optimisation applied (experiments.ts), each measured as its own row. */
-  experiments: ExperimentName[];
   /** Write a V8 CPU profile of the Baton process into this directory. */
   cpuProfDir: string | undefined;
 }
@@ -38,7 +35,7 @@ function raw(argv: string[], flag: string, env: string): string | undefined {
 }
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const known = new Set([...Object.values(spec).map((s) => s.flag), '--no-aedes', '--cpu-prof', '--experiment']);
+  const known = new Set([...Object.values(spec).map((s) => s.flag), '--no-aedes', '--cpu-prof']);
   const unknown = argv.filter((a) => a.startsWith('--') && !known.has(a.split('=')[0]!));
   if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(', ')}; known: ${[...known].join(' ')}`);
   const numbers = Object.fromEntries(
@@ -51,16 +48,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   return {
     ...numbers,
     plainAedes: !argv.includes('--no-aedes') && process.env.BENCH_PLAIN_AEDES !== '0',
-    experiments: parseExperiments(raw(argv, '--experiment', 'BENCH_EXPERIMENT')),
     cpuProfDir: raw(argv, '--cpu-prof', 'BENCH_CPU_PROF'),
   };
-}
-
-function parseExperiments(list: string | undefined): ExperimentName[] {
-  const names = (list ?? '').split(',').filter(Boolean);
-  const bad = names.filter((n) => !isExperiment(n));
-  if (bad.length > 0) throw new Error(`unknown experiment ${bad.join(', ')}; known: ${Object.keys(experiments).join(', ')}`);
-  return names as ExperimentName[];
 }
 
 /**

@@ -11,7 +11,7 @@
  * Options (flag or environment): see options.ts. TMPDIR picks the filesystem of Baton's data dir.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup, runCleanups, startBatonChild, type BrokerUnderTest } from './brokers.js';
@@ -52,12 +52,6 @@ async function startBrokers(options: BenchOptions, root: string) {
   const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const profile = [...extra, ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [])];
   const brokers: BrokerUnderTest[] = [await startBatonChild({ name: 'Baton', args: ['--data-dir', batonDir], nodeFlags: profile })];
-  for (const experiment of options.experiments) {
-    // Its own copy of the registered devices, so no variant inserts into another's telemetry.
-    const dir = join(root, `baton-${experiment}`);
-    cpSync(batonDir, dir, { recursive: true });
-    brokers.push(await startBatonChild({ name: `Baton +${experiment}`, args: ['--data-dir', dir, '--experiment', experiment], nodeFlags: profile }));
-  }
   brokers.push(await startMosquitto(binary, mosquittoDir, devices));
   if (options.plainAedes) brokers.push(await startBatonChild({ name: 'aedes (bare)', args: ['--plain-aedes'] }));
   log(`brokers: ${brokers.map((b) => `${b.name} (pid ${b.pid})`).join(', ')}`);
@@ -94,7 +88,9 @@ async function main(): Promise<void> {
   }
   for (const broker of brokers) await broker.stop(); // lets --cpu-prof write its profile
 
-  const dataDirNote = `Baton's data dir is on ${filesystemOf(batonDir)} (${root}); Mosquitto runs with persistence off, so only Baton fsyncs before a PUBACK.`;
+  const dataDirNote =
+    `Baton stores every message and fsyncs each group commit before its PUBACKs; its data dir is on ${filesystemOf(batonDir)} (${root}).\n` +
+    'Mosquitto: a password file (every device its own user) and an ACL pattern like Baton\'s, TCP_NODELAY, persistence off.';
   log('');
   log(renderReport(results, options, { machine: machineLine(version), dataDirNote }));
   if (options.cpuProfDir) log(`\nBaton CPU profiles (CPU.<date>.<pid>.…) written to ${options.cpuProfDir}: npx tsx bench/profile-summary.ts <file>`);
