@@ -1,14 +1,14 @@
 /**
  * Where a telemetry write's time goes in the store, without MQTT: `npx tsx bench/store-micro.ts`.
- * Appends the same rows, in batches of 1,000 (the WriteBatcher's maxBatch), five ways:
+ * Appends the same rows, in batches of 1,000 (the WriteBatcher's maxBatch), five ways, each into
+ * a fresh database:
  *
- *   batcher         store.telemetry.append() as Baton does it (a savepoint per write, each through
- *                   a freshly created db.transaction() wrapper)
- *   batcher-fixed   the same loop, promises included, with the savepoint wrapper created once
- *   cached-sp       a savepoint per write through one cached wrapper, no promises
- *   one-tx          the batch's inserts in one transaction, no savepoints
- *   one-tx-noai     as one-tx into a copy of the table without AUTOINCREMENT
- *   one-tx-nofsync  as one-tx with synchronous = OFF (NOT an option for Baton: shows the fsync share)
+ *   batcher              store.telemetry.append() as Baton does it now
+ *   savepoint-per-write  the batch with a savepoint per write, each through a new db.transaction()
+ *                        wrapper (WriteBatcher before its fast path; still its fallback path)
+ *   one-tx               the batch's inserts in one transaction, no promises: the floor for the batcher
+ *   one-tx-noai          as one-tx into a copy of the table without AUTOINCREMENT
+ *   one-tx-nofsync       as one-tx with synchronous = OFF (NOT an option for Baton: shows the fsync share)
  *
  * Prints µs per write (wall time, fsync included) for each. Uses a temp dir under TMPDIR.
  */
@@ -26,24 +26,11 @@ type Store = ReturnType<typeof openSqliteStore>;
 /** Each variant gets a fresh database, so none pays for the rows (and WAL) of another. */
 const variants: Array<[string, (store: Store) => () => Promise<unknown> | void]> = [
   ['batcher', (store) => () => Promise.all(Array.from({ length: BATCH }, (_, i) => store.telemetry.append(device(i), null, payload, new Date())))],
-  ['batcher-fixed', ({ db }) => {
-    // WriteBatcher's commit() with one change: the savepoint wrapper is created once, not per write.
+  ['savepoint-per-write', ({ db }) => {
     const insert = db.prepare(insertSql('telemetry'));
-    const inSavepoint = db.transaction((write: () => void) => write());
-    return () => {
-      const queue: Array<{ write: () => void; resolve: () => void }> = [];
-      const done = Array.from({ length: BATCH }, (_, i) => new Promise<void>((resolve) => queue.push({ write: () => insert.run(device(i), null, Date.now(), payload), resolve })));
-      db.transaction(() => {
-        for (const p of queue) inSavepoint(p.write);
-      })();
-      for (const p of queue) p.resolve();
-      return Promise.all(done);
-    };
-  }],
-  ['cached-sp', ({ db }) => {
-    const insert = db.prepare(insertSql('telemetry'));
-    const savepoint = db.transaction((i: number) => insert.run(device(i), null, Date.now(), payload));
-    return db.transaction(() => { for (let i = 0; i < BATCH; i++) savepoint(i); });
+    return db.transaction(() => {
+      for (let i = 0; i < BATCH; i++) db.transaction(() => insert.run(device(i), null, Date.now(), payload))();
+    });
   }],
   ['one-tx', ({ db }) => oneTx(db, 'telemetry')],
   ['one-tx-noai', ({ db }) => {
