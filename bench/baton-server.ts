@@ -9,7 +9,7 @@
  * presence, so the difference to Baton is what our hooks cost.
  *
  * Messages to the parent: `{ ready, mqttPort, httpPort, adminToken }`; replies to `{ cmd: 'gc' }`
- * with `{ memory }` (after a full GC when run with --expose-gc). `{ cmd: 'stop' }`, SIGTERM, or
+ * with a MemoryReply (after a full GC when run with --expose-gc). `{ cmd: 'stop' }`, SIGTERM, or
  * the parent going away closes the broker and exits.
  */
 import { randomBytes } from 'node:crypto';

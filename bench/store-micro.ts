@@ -64,7 +64,7 @@ async function measure(name: string, make: (store: Store) => () => Promise<unkno
     const started = performance.now();
     for (let b = 0; b < BATCHES; b++) await run();
     const us = ((performance.now() - started) * 1000) / (BATCHES * BATCH);
-    process.stdout.write(`${name.padEnd(16)} ${us.toFixed(2)} µs/write\n`);
+    process.stdout.write(`${name.padEnd(20)} ${us.toFixed(2)} µs/write\n`);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
