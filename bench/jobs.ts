@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { topics } from '../device-sdk/protocol/topics.js';
 import { onCleanup, runCleanups, startBatonChild } from './brokers.js';
-import { connectDevices, disconnectAll, mapConcurrent, registerDevices, type Device } from './load-client.js';
+import { pool } from '../simulator/fleet.js';
+import { connectDevices, disconnectAll, registerDevices, type Device } from './load-client.js';
 import { cpuMeter } from './proc.js';
 import { fmt, percentile, Samples } from './stats.js';
 
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
   log(`connecting ${connected}…`);
   const clients = await connectDevices(baton.mqttUrl, devices.slice(0, connected));
   onCleanup(() => disconnectAll(clients));
-  await mapConcurrent(clients, 100, (c, i) => c.subscribeAsync(`devices/${devices[i]!.id}/jobs/#`, { qos: 1 }));
+  await pool(clients, 100, (c, i) => c.subscribeAsync(`devices/${devices[i]!.id}/jobs/#`, { qos: 1 }));
   const peers = clients.map((c, i) => jobsPeer(c, devices[i]!.id));
 
   const cpu = cpuMeter(baton.pid);

@@ -6,29 +6,16 @@
 import type { Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Samples } from './stats.js';
+import { pool } from '../simulator/fleet.js';
 
 export interface Device {
   id: string;
   secret: string;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /** Registers devices through Baton's admin API (`POST /api/v1/devices` → 201 with the secret). */
 export function registerDevices(httpUrl: string, adminToken: string, ids: string[], concurrency = 50): Promise<Device[]> {
-  return mapConcurrent(ids, concurrency, async (id) => {
+  return pool(ids, concurrency, async (id) => {
     const res = await fetch(`${httpUrl}/api/v1/devices`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
@@ -42,7 +29,7 @@ export function registerDevices(httpUrl: string, adminToken: string, ids: string
 
 /** Connects every device (at most `concurrency` handshakes at a time, to stay under the listen backlog). */
 export function connectDevices(url: string, devices: readonly Device[], concurrency = 100): Promise<MqttClient[]> {
-  return mapConcurrent(devices, concurrency, async (d) => {
+  return pool(devices, concurrency, async (d) => {
     const client = await mqtt.connectAsync(url, {
       clientId: d.id,
       username: d.id,
@@ -62,7 +49,7 @@ export function connectDevices(url: string, devices: readonly Device[], concurre
 }
 
 export async function disconnectAll(clients: MqttClient[]): Promise<void> {
-  await mapConcurrent(clients, 500, (c) => c.endAsync(true).catch(() => undefined));
+  await pool(clients, 500, (c) => c.endAsync(true).catch(() => undefined));
 }
 
 export interface WindowResult {

@@ -38,6 +38,7 @@ import { adminApi, type AdminApi } from '../simulator/api.js';
 import { Fleet, planFleet, provisionFleet, type FleetSpec, type SiteSpec } from '../simulator/fleet.js';
 import { rolloutJob, uploadImage } from '../simulator/rollout.js';
 import { snapshot } from '../simulator/watch.js';
+import { busiestWindow } from '../test/helpers/arrivals.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -110,19 +111,6 @@ function spread(sites: SiteSpec[], total: number): string[] {
   const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((x, y) => y[0] - x[0]);
   for (let k = 0; counts.reduce((s, c) => s + c, 0) < total; k++) counts[order[k % order.length]![1]]! += 1;
   return sites.flatMap((s, i) => Array.from({ length: Math.max(counts[i]!, 1) }, () => s.id)).slice(0, total);
-}
-
-/** The most bytes in any window of `ms` ending at an arrival. */
-function busiest(arrivals: { t: number; bytes: number }[], ms: number): number {
-  let most = 0;
-  let sum = 0;
-  let start = 0;
-  for (const x of arrivals) {
-    sum += x.bytes;
-    while (arrivals[start]!.t <= x.t - ms) sum -= arrivals[start++]!.bytes;
-    most = Math.max(most, sum);
-  }
-  return most;
 }
 
 async function watchEvents(mqttUrl: string, token: string, jobId: string): Promise<{ events: any[]; close(): Promise<void> }> {
@@ -214,11 +202,11 @@ async function main(): Promise<void> {
     let violations = 0;
     let lastByte = 0;
     for (const site of sites) {
-      const list = (granted[site.id] ?? []).map(([t, bytes]) => ({ t, bytes })).sort((x, y) => x.t - y.t);
+      const list = (granted[site.id] ?? []).map(([at, bytes]) => ({ at, bytes })).sort((x, y) => x.at - y.at);
       if (list.length === 0) continue;
       const budget = site.uplinkBytesPerSec * SHARE;
       const bytes = list.reduce((s, x) => s + x.bytes, 0);
-      const end = list.at(-1)!.t;
+      const end = list.at(-1)!.at;
       lastByte = Math.max(lastByte, end);
       utils.push({ site: site.id, util: bytes / (budget * ((end - t0) / 1000)) });
       // 1 s windows ending at each grant, against rate × 1 s + depth.
@@ -227,10 +215,10 @@ async function main(): Promise<void> {
       let sum = 0;
       for (const x of list) {
         sum += x.bytes;
-        while (list[start]!.t <= x.t - 1000) sum -= list[start++]!.bytes;
+        while (list[start]!.at <= x.at - 1000) sum -= list[start++]!.bytes;
         if (sum > cap) violations++;
       }
-      const peak = busiest(list, 1000);
+      const peak = busiestWindow(list, 1000);
       if (peak > cap) notes.push(`${site.id}: busiest 1 s ${peak} B vs rate × 1 s + depth ${Math.round(cap)} B`);
     }
     const sorted = [...utils].sort((x, y) => x.util - y.util);

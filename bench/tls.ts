@@ -24,7 +24,7 @@ import mqtt from 'mqtt';
 import { createCsr } from '../device-sdk/csr.js';
 import { connect, type DeviceClient } from '../device-sdk/index.js';
 import { onCleanup, runCleanups, stopChild } from './brokers.js';
-import { mapConcurrent } from './load-client.js';
+import { pool } from '../simulator/fleet.js';
 import { ensureMosquitto, freePort, mosquittoVersion } from './mosquitto.js';
 import { cpuSeconds } from './proc.js';
 import { fmt, percentile, ratio, Samples } from './stats.js';
@@ -83,7 +83,7 @@ async function enrol(baton: Baton, prefix: string, count: number): Promise<Array
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   const keyPem = key.export({ type: 'pkcs8', format: 'pem' }).toString();
   const ids = Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
-  return mapConcurrent(ids, 32, async (id) => {
+  return pool(ids, 32, async (id) => {
     await api(baton, '/devices', { id });
     const issued = await api(baton, `/devices/${id}/certificates`, { csr: await createCsr(id, key) });
     return { id, tls: { cert: issued.certificate, key: keyPem, ca: issued.ca } };
@@ -124,12 +124,12 @@ async function connectRate(url: string, pid: number, fleet: Array<{ id: string; 
     const client = await mqtt.connectAsync(url, { clientId: id, ...tls, protocolVersion: 4, clean: true, reconnectPeriod: 0, connectTimeout: 30_000 }, false);
     await client.endAsync();
   };
-  await mapConcurrent(Array.from({ length: concurrency * 2 }, (_, i) => i), concurrency, (i) => once(i)); // warm-up
+  await pool(Array.from({ length: concurrency * 2 }, (_, i) => i), concurrency, (i) => once(i)); // warm-up
   const latencies = new Samples();
   let failures = 0;
   const cpu0 = cpuSeconds(pid);
   const start = performance.now();
-  await mapConcurrent(Array.from({ length: total }, (_, i) => i), concurrency, async (i) => {
+  await pool(Array.from({ length: total }, (_, i) => i), concurrency, async (i) => {
     const t = performance.now();
     await once(i).then(() => latencies.push(performance.now() - t), () => (failures += 1));
   });
@@ -140,7 +140,7 @@ async function connectRate(url: string, pid: number, fleet: Array<{ id: string; 
 
 /** SDK clients on mTLS; resolves with them once all are connected. */
 async function connectFleet(url: string, fleet: Array<{ id: string; tls: Tls }>): Promise<DeviceClient[]> {
-  return mapConcurrent(fleet, 100, ({ id, tls }) => connect({ url, deviceId: id, ...tls, health: { enabled: false }, connectTimeoutMs: 60_000 }));
+  return pool(fleet, 100, ({ id, tls }) => connect({ url, deviceId: id, ...tls, health: { enabled: false }, connectTimeoutMs: 60_000 }));
 }
 
 /** Resolves when every client has emitted `connect` once more. */
@@ -168,7 +168,7 @@ async function storm(dataDir: string, ports: { http: number; mqtts: number }, ba
   await back;
   const doneAt = performance.now();
   const cpu = cpuSeconds(restarted.child.pid!) - cpu0;
-  await mapConcurrent(clients, 500, (c) => c.close());
+  await pool(clients, 500, (c) => c.close());
   return [
     `Reconnect storm: ${fmt(count)} SDK clients on mutual TLS, full-jitter backoff (1 s base, 60 s cap)`,
     `  enrolment (device + certificate for a CSR, via the API): ${fmt(enrolS, 1)} s; first connect of all: ${fmt(initialS, 1)} s`,
