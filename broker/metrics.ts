@@ -16,6 +16,15 @@ export function createMetrics() {
     bytesOut: new Counter({ name: 'baton_bytes_out_total', help: 'Payload bytes delivered to clients, by topic root.', labelNames: ['kind'], registers }),
     aclDenials: new Counter({ name: 'baton_acl_denials_total', help: 'Publishes and subscriptions refused by the ACL.', labelNames: ['action'], registers }),
     droppedPayloads: new Counter({ name: 'baton_dropped_payloads_total', help: 'Device payloads dropped, by error code.', labelNames: ['reason'], registers }),
+    sessionDroppedMessages: new Counter({
+      name: 'baton_session_dropped_messages_total', help: 'Messages dropped from full persistent-session queues (the oldest goes).', registers,
+    }),
+    subscriptionLimitRefusals: new Counter({
+      name: 'baton_subscription_limit_refusals_total', help: 'Topic filters refused because their client holds BATON_MQTT_MAX_SUBSCRIPTIONS already.', registers,
+    }),
+    oversizePackets: new Counter({
+      name: 'baton_oversize_packets_total', help: 'Connections closed for announcing a packet larger than BATON_MQTT_MAX_PACKET_BYTES.', registers,
+    }),
     storeBatchSize: new Histogram({
       name: 'baton_store_batch_size', help: 'Writes per group commit.', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers,
     }),

@@ -21,6 +21,8 @@ import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createAuthenticator } from './mqtt/authenticate.js';
 import { createMqttBroker } from './mqtt/broker.js';
+import { SqliteSessionStore } from './sessions/sqlite-session-store.js';
+import { sessionLimits } from './sessions/limits.js';
 import { InboundRouter } from './mqtt/inbound.js';
 import { httpsListener, tcpListener, tlsListener, webSocketListener, type Listener } from './mqtt/listeners.js';
 import { PresenceTracker } from './presence/tracker.js';
@@ -107,6 +109,8 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       store.connections.record({ deviceId, event, at, remoteAddress: info.remoteAddress, transport: info.transport, reason }).catch((err: unknown) => log.error({ err }, 'connection log write failed'));
       store.devices.recordSeen(deviceId, at, event === 'connected').catch((err: unknown) => log.error({ err }, 'last-seen write failed'));
     },
+    sessions: (hooks) => new SqliteSessionStore({ db: store.db, writer: store.writer, limits: sessionLimits(config), hooks, clock }),
+    maxSubscriptions: config.mqttMaxSubscriptions,
   });
   const features: Feature[] = [];
   for (const factory of [...featureFactories, certificates.feature(broker)]) {
@@ -123,7 +127,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
   if (config.allowAnonymous) log.warn('BATON_ALLOW_ANONYMOUS is on: clients without credentials may connect (outside devices/, fleet/, provisioning/)');
 
   let listening = false;
-  const ctx: ApiContext = { store, registry, tokens, presence, metrics, guard: createAuthGuard(tokens), ready: () => ready() };
+  const ctx: ApiContext = { store, registry, tokens, presence, metrics, guard: createAuthGuard(tokens), sessions: broker.sessions, ready: () => ready() };
   const http = await buildHttpApp(ctx, log, features.flatMap((f) => (f.routes ? [f.routes] : [])));
   const onTlsRefused = (reason: string, remoteAddress: string) => {
     metrics.authFailures.inc({ reason });
@@ -155,6 +159,10 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       await http.listen({ host: config.host, port: config.httpPort });
       for (const l of listeners) await l.listen();
       every(1000, () => presence.sweep());
+      every(1000, () => {
+        const expired = broker.sessions.expire(clock());
+        if (expired.length > 0) log.info({ clientIds: expired.slice(0, 20), count: expired.length }, 'persistent sessions expired');
+      });
       const prune = () => store.telemetry.prune(
         { maxAgeMs: config.telemetryRetentionDays * 86_400_000, maxRowsPerDevice: config.telemetryMaxRowsPerDevice }, now(),
       ).catch((err: unknown) => log.error({ err }, 'telemetry prune failed'));

@@ -2,6 +2,7 @@ import type { TokenService } from '../auth/tokens.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/tracker.js';
+import type { SessionLifecycle } from '../sessions/types.js';
 import type { Store } from '../store/types.js';
 import type { AuthGuard } from './auth.js';
 
@@ -13,6 +14,8 @@ export interface ApiContext {
   presence: PresenceTracker;
   metrics: Metrics;
   guard: AuthGuard;
+  /** MQTT sessions: shown on a device, deleted with it. */
+  sessions: Pick<SessionLifecycle, 'info' | 'forget'>;
   /** `/healthz` is 200 only when this says every listener is up and the store is open. */
   ready: () => boolean;
 }

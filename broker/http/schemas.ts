@@ -68,10 +68,22 @@ export const connectionSchema = z.object({
 
 export const healthRecordSchema = z.object({ receivedAt: z.string(), report: healthReportSchema });
 
+export const sessionSchema = z
+  .object({
+    persistent: z.boolean().describe('Whether the broker holds a persistent session (clean session 0) for this client id.'),
+    queued: z.number().int().describe('Messages queued for it: waiting while offline, or sent and not yet acknowledged.'),
+    queuedBytes: z.number().int().describe('Payload bytes of those messages.'),
+    dropped: z.number().int().describe('Messages dropped from its full queue (the oldest goes; BATON_SESSION_MAX_QUEUED, BATON_SESSION_MAX_QUEUED_BYTES).'),
+    expiresAt: z.string().nullable().describe('When the session is deleted if the device stays away (BATON_SESSION_EXPIRY_S); null while connected or without a session.'),
+  })
+  .describe('The MQTT session of the device (see the protocol reference, Sessions).')
+  .meta({ id: 'Session' });
+
 export const deviceDetailSchema = deviceSchema
   .extend({
     connection: connectionSchema.nullable().describe('The latest connect or disconnect.'),
     health: healthRecordSchema.nullable().describe('The latest health report.'),
+    session: sessionSchema,
   })
   .meta({ id: 'DeviceDetail' });
 

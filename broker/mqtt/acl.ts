@@ -16,8 +16,16 @@ import type { Principal } from './principal.js';
 
 const deviceReceivable = shapesAsFilters('down').filter((levels) => levels[0] === 'devices');
 
-const isReserved = (topic: string): boolean =>
-  topic.startsWith('$') || reservedRoots.includes(topic.split('/')[0]!);
+/** Baton's own namespaces, where the broker validates, stores and routes every message. */
+const isBatonTopic = (topic: string): boolean => reservedRoots.includes(topic.split('/', 1)[0]!);
+/** aedes' broker-internal topics (client ids, subscriptions): never shown to clients. */
+const isBrokerInternal = (topic: string): boolean => topic.startsWith('$SYS');
+
+/**
+ * Whether a retained PUBLISH on this topic is kept. Under Baton's namespaces the store holds the
+ * history (`GET …/telemetry`, shadows), so the retain flag is ignored there.
+ */
+export const keepsRetained = (topic: string): boolean => !isBatonTopic(topic);
 
 export function canPublish(principal: Principal, topic: string): boolean {
   switch (principal.kind) {
@@ -32,7 +40,9 @@ export function canPublish(principal: Principal, topic: string): boolean {
     case 'integration':
       return false;
     case 'anonymous':
-      return !isReserved(topic);
+      // `$` topics other than $SYS are accepted (as Mosquitto does) and reach only subscribers
+      // whose filter does not start with a wildcard [MQTT-4.7.2-1].
+      return !isBatonTopic(topic) && !isBrokerInternal(topic);
   }
 }
 
@@ -56,21 +66,29 @@ export function canSubscribe(principal: Principal, filter: string): boolean {
     case 'claim':
       return filterCovers(topics.provisioning(principal.serial, 'register/#'), filter);
     case 'anonymous':
-      return true;
+      // A filter that can match only Baton's namespaces or $SYS is refused; `#` stays granted,
+      // and `canReceive` filters what it delivers.
+      return !isBatonTopic(filter) && !isBrokerInternal(filter);
   }
 }
 
-/** Delivery-time check, the last line of defence behind `canSubscribe`. */
+/**
+ * Delivery-time check (live deliveries and persistent-session queues alike), the same table as
+ * `canSubscribe`: a device receives only what the broker sends devices, under its own id, so its
+ * own telemetry never comes back to it whatever its wildcard.
+ */
 export function canReceive(principal: Principal, topic: string): boolean {
   switch (principal.kind) {
-    case 'device':
-      return topic.startsWith(`devices/${principal.deviceId}/`);
+    case 'device': {
+      const parsed = parseTopic(topic);
+      return parsed?.direction === 'down' && parsed.params.deviceId === principal.deviceId;
+    }
     case 'integration':
       return integrationFilters.some((allowed) => filterMatches(allowed, topic));
     case 'claim':
       return topic.startsWith(`provisioning/${principal.serial}/register/`);
     case 'anonymous':
-      return !isReserved(topic);
+      return !isBatonTopic(topic) && !isBrokerInternal(topic);
   }
 }
 

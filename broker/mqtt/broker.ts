@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { BatonError, filterMatches, isBatonError, parseTopic, topics, type Transport } from '../../device-sdk/protocol/index.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/tracker.js';
-import { canPublish, canReceive, canSubscribe } from './acl.js';
+import type { SessionHooks, SessionStore, StoredPacket, StoredSubscription } from '../sessions/types.js';
+import { canPublish, canReceive, canSubscribe, keepsRetained } from './acl.js';
 import type { Authenticator } from './authenticate.js';
 import type { InboundRouter } from './inbound.js';
 import type { ConnectionInfo, Principal } from './principal.js';
@@ -24,11 +25,16 @@ export interface MqttBrokerDeps {
   clock: () => number;
   /** Called on every device connect/disconnect, to record it durably. */
   onPresence: (deviceId: string, info: ConnectionInfo, event: 'connected' | 'disconnected', reason?: string) => void;
+  /** Builds the session store aedes persists into, given the broker's view of its clients. */
+  sessions: (hooks: SessionHooks<Principal>) => SessionStore;
+  /** Topic filters one client may hold (BATON_MQTT_MAX_SUBSCRIPTIONS). */
+  maxSubscriptions: number;
 }
 
 export interface MqttBroker {
   aedes: Aedes;
   publisher: Publisher;
+  sessions: SessionStore;
   /** Hands a new transport stream (TCP socket, TLS socket, WebSocket duplex) to the broker. */
   handle(stream: Connection, transport: Transport, remoteAddress: string, extra?: { peerCertificate?: X509Certificate }): void;
   info(client: Client): ConnectionInfo | undefined;
@@ -59,10 +65,23 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   const clientsByCertificate = new Map<string, Set<Client>>();
   /** Payloads of messages a handler consumed or rejected: never forwarded to subscribers. */
   const notForwarded = new WeakSet<Buffer>();
+  /** Subscription objects authorizeSubscribe granted: only these are stored in a session. */
+  const grantedSubscriptions = new WeakSet<object>();
+  /** The filters each connection holds, for BATON_MQTT_MAX_SUBSCRIPTIONS. */
+  const heldFilters = new WeakMap<Client, Set<string>>();
   let shuttingDown = false;
 
-  const aedes = await Aedes.createBroker({ drainTimeout: 30_000 });
+  const sessions = deps.sessions({
+    principalOf: (client) => clients.get(client as Client)?.principal,
+    canQueue: (principal, packet) => !notForwarded.has(packet.payload as Buffer) && (principal === undefined || canReceive(principal, packet.topic ?? '')),
+    granted: (sub: StoredSubscription) => grantedSubscriptions.has(sub),
+    onDropped: (_clientId, count) => metrics.sessionDroppedMessages.inc(count),
+    debug: (fields, message) => log.debug(fields, message),
+  });
+  const aedes = await Aedes.createBroker({ drainTimeout: 30_000, persistence: sessions as never });
   const publisher = createPublisher(aedes);
+  /** aedes' own table of registered connections by client id (not in its typings). */
+  const liveClients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
   const clientLog = (client: Client) => clientLogs.get(client) ?? log;
 
   aedes.preConnect = (client, packet, callback) => {
@@ -118,6 +137,8 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
       // [MQTT-3.3.5-2]: the server may close the connection instead of acknowledging.
       return callback(new Error(`publish to ${packet.topic} denied`));
     }
+    // The store keeps the history of Baton's own topics: a retained copy would only replay stale data.
+    if (packet.retain && !keepsRetained(packet.topic)) packet.retain = false;
     handleInbound(client, info.principal, packet).then(
       () => callback(null),
       (err: unknown) => {
@@ -164,17 +185,45 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
     });
   }
 
+  /**
+   * Decides at once, answers on the next tick: aedes then has every filter of the SUBSCRIBE decided
+   * before it stores any, so the session store writes the granted ones in one pass (linear in the
+   * number of filters, where aedes alone stores the whole list once per filter).
+   */
   aedes.authorizeSubscribe = (client, sub: Subscription, callback) => {
     const info = clients.get(client);
-    if (info && canSubscribe(info.principal, sub.topic)) return callback(null, sub);
-    metrics.aclDenials.inc({ action: 'subscribe' });
-    clientLog(client).warn({ topic: sub.topic }, 'subscribe denied by ACL');
-    callback(null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3]
+    let held = heldFilters.get(client);
+    if (!held) heldFilters.set(client, (held = new Set()));
+    if (!info || !canSubscribe(info.principal, sub.topic)) {
+      metrics.aclDenials.inc({ action: 'subscribe' });
+      clientLog(client).warn({ topic: sub.topic }, 'subscribe denied by ACL');
+      return process.nextTick(callback, null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3]
+    }
+    if (!held.has(sub.topic) && held.size >= deps.maxSubscriptions) {
+      metrics.subscriptionLimitRefusals.inc();
+      clientLog(client).warn({ topic: sub.topic, limit: deps.maxSubscriptions }, 'subscribe refused: subscription limit reached');
+      return process.nextTick(callback, null, null);
+    }
+    held.add(sub.topic);
+    grantedSubscriptions.add(sub);
+    process.nextTick(callback, null, sub);
   };
+
+  aedes.on('unsubscribe', (filters: string[], client: Client) => {
+    const held = heldFilters.get(client);
+    for (const f of filters) held?.delete(f);
+  });
 
   aedes.authorizeForward = (client, packet) => {
     const info = clients.get(client);
     if (!info || notForwarded.has(packet.payload as Buffer) || !canReceive(info.principal, packet.topic)) return null;
+    if (!client.clean && packet.qos > 0) {
+      // The reconnect race: the live subscription and the queue replay both carry a message queued
+      // while the client reconnected. Once acknowledged it is not sent again; a second send is a DUP.
+      const state = sessions.deliveryState(client.id, packet as unknown as StoredPacket);
+      if (state === 'acknowledged') return null;
+      if (state === 'redelivery') packet.dup = true;
+    }
     const root = packet.topic.split('/')[0] ?? '';
     metrics.messagesOut.inc({ kind: root });
     metrics.bytesOut.inc({ kind: root }, (packet.payload as Buffer).length);
@@ -186,6 +235,7 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
 
   aedes.on('client', (client) => {
     trackCertificate(client, 'add');
+    if (!client.clean) sessions.connected(client);
     const info = clients.get(client);
     if (info?.principal.kind !== 'device') return;
     const deviceId = info.principal.deviceId;
@@ -198,6 +248,8 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
 
   aedes.on('clientDisconnect', (client) => {
     trackCertificate(client, 'delete');
+    // Expiry counts from here, unless a newer connection with the same id already took over.
+    if (!client.clean && !liveClients[client.id]) sessions.disconnected(client.id, deps.clock());
     const info = clients.get(client);
     if (info?.principal.kind !== 'device') return;
     const deviceId = info.principal.deviceId;
@@ -240,6 +292,7 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   return {
     aedes,
     publisher,
+    sessions,
     handle(stream, transport, remoteAddress, extra) {
       streams.set(stream, { transport, remoteAddress, ...extra });
       aedes.handle(stream);

@@ -66,7 +66,7 @@ const startsWithWildcard = (filter: string | undefined): boolean => filter !== u
 
 const defaultHooks: SessionHooks<unknown> = {
   principalOf: () => undefined,
-  canReceive: () => true,
+  canQueue: () => true,
   granted: () => true,
   onDropped: () => undefined,
   debug: () => undefined,
@@ -256,8 +256,7 @@ export class SqliteSessionStore<P = unknown> implements SessionStore {
     const targets = new Map<string, number>();
     for (const sub of subs) {
       if (topic.startsWith('$') && startsWithWildcard(sub.topic)) continue; // [MQTT-4.7.2-1]
-      const principal = this.sessions.get(sub.clientId)?.principal;
-      if (principal !== undefined && !this.hooks.canReceive(principal, topic)) continue;
+      if (!this.hooks.canQueue(this.sessions.get(sub.clientId)?.principal, packet)) continue;
       targets.set(sub.clientId, Math.max(targets.get(sub.clientId) ?? 0, sub.qos ?? 2));
     }
     if (targets.size === 0) return;

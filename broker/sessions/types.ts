@@ -88,8 +88,11 @@ export interface SessionLimits {
 export interface SessionHooks<P> {
   /** Who a connected client logged in as; undefined for a client the broker does not know. */
   principalOf(client: ClientRef): P | undefined;
-  /** The ACL's receive rule: a message the principal may not receive is never queued for it. */
-  canReceive(principal: P, topic: string): boolean;
+  /**
+   * Whether a message may be queued for a session: the ACL's receive rule for its principal
+   * (undefined when unknown), and never a payload the broker consumed or rejected.
+   */
+  canQueue(principal: P | undefined, packet: StoredPacket): boolean;
   /** Whether the broker granted this subscription object (refused filters are never stored). */
   granted(sub: StoredSubscription): boolean;
   /** Messages dropped from a full queue (for metrics). */

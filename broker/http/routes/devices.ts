@@ -10,7 +10,7 @@ import {
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema, 409: problemSchema };
 
 export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
-  const { registry, guard, store } = ctx;
+  const { registry, guard, store, presence, sessions } = ctx;
 
   app.post('/devices', {
     preHandler: guard('write'),
@@ -35,7 +35,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) 
     const device = await registry.get(req.params.id);
     const [connection] = await store.connections.recent(device.id, 1);
     const health = await store.health.latest(device.id);
-    return { ...device, connection: connection ?? null, health: health ?? null };
+    const session = sessions.info(device.id, presence.session(device.id) !== undefined);
+    return { ...device, connection: connection ?? null, health: health ?? null, session };
   });
 
   app.patch('/devices/:id', {
@@ -48,6 +49,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) 
     schema: { tags: ['devices'], summary: 'Delete a device, disconnect it and invalidate its credentials', params: idParams, response: { 204: z.null(), ...errors } },
   }, async (req, reply) => {
     await registry.delete(req.params.id);
+    // A device registered again under this id starts without the old one's subscriptions and queue.
+    await sessions.forget(req.params.id);
     return reply.code(204).send(null);
   });
 
