@@ -20,6 +20,7 @@ import {
 import { systemClock, type Clock } from './clock.js';
 import { BatonError } from './protocol/errors.js';
 import { topics } from './protocol/topics.js';
+import { filterMatches } from './protocol/topic-filter.js';
 import { Requests, type RequestLink } from './requests.js';
 import type { TopicHandler } from './subscriptions.js';
 
@@ -70,7 +71,9 @@ function claimOptions(o: ProvisionOptions): IClientOptions {
 /** Request/response (requests.ts) over the claim session's mqtt.js client. */
 function linkOver(client: MqttClient): RequestLink {
   const handlers = new Map<string, TopicHandler>();
-  client.on('message', (topic, payload) => handlers.get(topic)?.({ topic, payload }));
+  client.on('message', (topic, payload) => {
+    for (const [filter, handler] of handlers) if (filterMatches(filter, topic)) handler({ topic, payload });
+  });
   return {
     online: () => client.connected,
     async onTopic(filter, handler) {

@@ -3,6 +3,11 @@
  * a JSON request carrying a `clientToken` on `T`, and wait for the reply with the same token on
  * `T/accepted` or `T/rejected`. Shadows, jobs and certificate rotation are built on this.
  *
+ * The replies are subscribed with covering filters, one pair per request shape
+ * (`replyFilter` in protocol/topics.ts: `devices/{id}/jobs/+/+/accepted` serves every job's
+ * `get` and `update`), never per job id or shadow name, and kept for the client's life: a
+ * long-lived device holds a fixed handful of reply filters, however many requests it makes.
+ *
  * Guarantees: the reply subscriptions are granted before the request is published; a reply is
  * matched by token and topic, so concurrent requests never see each other's replies; every
  * request settles exactly once: accepted, rejected (a `BatonError` with the reply's protocol
@@ -14,6 +19,7 @@ import type { Clock } from './clock.js';
 import { BatonError, errorCodes, type ErrorCode } from './protocol/errors.js';
 import { isJsonObject } from './protocol/json.js';
 import type { DeviceError } from './protocol/schemas.js';
+import { replyFilter, type ReplyOutcome } from './protocol/topics.js';
 import type { TopicHandler } from './subscriptions.js';
 import { issueFields } from './protocol/validation.js';
 
@@ -40,7 +46,7 @@ interface Pending {
 
 export class Requests {
   private readonly pending = new Map<string, Pending>();
-  /** Request topics whose `/accepted` and `/rejected` are subscribed (or being subscribed). */
+  /** Reply filters subscribed (or being subscribed), each shared by every request topic it covers. */
   private readonly replies = new Map<string, Promise<void>>();
 
   constructor(
@@ -83,12 +89,18 @@ export class Requests {
     await this.link.publish(topic, JSON.stringify(body), 1);
   }
 
-  private subscribeReplies(topic: string): Promise<void> {
-    let ready = this.replies.get(topic);
+  private async subscribeReplies(topic: string): Promise<void> {
+    await Promise.all((['accepted', 'rejected'] as const).map((outcome) => this.subscribeReply(topic, outcome)));
+  }
+
+  /** A topic outside the protocol's request table (a feature module's own) gets its exact reply topic. */
+  private subscribeReply(topic: string, outcome: ReplyOutcome): Promise<void> {
+    const filter = replyFilter(topic, outcome) ?? `${topic}/${outcome}`;
+    let ready = this.replies.get(filter);
     if (!ready) {
-      ready = Promise.all([this.link.onTopic(`${topic}/accepted`, this.onReply), this.link.onTopic(`${topic}/rejected`, this.onReply)]).then(() => undefined);
-      ready.catch(() => this.replies.delete(topic)); // try again with the next request
-      this.replies.set(topic, ready);
+      ready = this.link.onTopic(filter, this.onReply).then(() => undefined);
+      ready.catch(() => this.replies.delete(filter)); // try again with the next request
+      this.replies.set(filter, ready);
     }
     return ready;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { filterMatches } from './protocol/topic-filter.js';
 import { Requests, type RequestLink } from './requests.js';
 import type { TopicHandler } from './subscriptions.js';
 import { ManualClock } from './test-fixtures.js';
@@ -15,7 +16,9 @@ function fakeLink(online = true) {
     onTopic: async (filter, handler) => void handlers.set(filter, handler),
     publish: async (topic, payload) => void published.push({ topic, body: JSON.parse(payload) }),
   };
-  const reply = (topic: string, body: unknown) => handlers.get(topic)?.({ topic, payload: Buffer.from(JSON.stringify(body)) });
+  const reply = (topic: string, body: unknown) => {
+    for (const [filter, handler] of handlers) if (filterMatches(filter, topic)) handler({ topic, payload: Buffer.from(JSON.stringify(body)) });
+  };
   return { link, published, reply, handlers };
 }
 
@@ -34,7 +37,7 @@ describe('Requests', () => {
     const { requests, published, reply, handlers, clock } = setup();
     const result = requests.request(T, { a: 1 });
     await tick();
-    expect([...handlers.keys()]).toEqual([`${T}/accepted`, `${T}/rejected`]);
+    expect([...handlers.keys()]).toEqual(['devices/d1/jobs/+/accepted', 'devices/d1/jobs/+/rejected']);
     expect(published).toEqual([{ topic: T, body: { a: 1, clientToken: 'tok-1' } }]);
     reply(`${T}/accepted`, { clientToken: 'tok-1', execution: null });
     await expect(result).resolves.toEqual({ clientToken: 'tok-1', execution: null });
@@ -88,6 +91,53 @@ describe('Requests', () => {
     clock.advance(5000);
     await expect(result).rejects.toMatchObject({ code: 'Unavailable', details: { reason: 'timeout', timeoutMs: 5000 } });
     await expect(other).rejects.toMatchObject({ code: 'Unavailable', details: { reason: 'timeout', timeoutMs: 10 } });
+  });
+
+  it('subscribes one pair of covering filters per feature and depth, not one per job id or shadow name', async () => {
+    const { requests, handlers } = setup();
+    for (let i = 0; i < 50; i++) {
+      void requests.request(`devices/d1/jobs/job-${i}/get`, {}).catch(() => undefined);
+      void requests.request(`devices/d1/jobs/job-${i}/update`, {}).catch(() => undefined);
+      void requests.request(`devices/d1/shadow/name/s${i}/update`, {}).catch(() => undefined);
+    }
+    void requests.request('devices/d1/shadow/get', {}).catch(() => undefined);
+    void requests.request('devices/d1/jobs/start-next', {}).catch(() => undefined);
+    await tick();
+    expect([...handlers.keys()].sort()).toEqual([
+      'devices/d1/jobs/+/+/accepted',
+      'devices/d1/jobs/+/+/rejected',
+      'devices/d1/jobs/+/accepted',
+      'devices/d1/jobs/+/rejected',
+      'devices/d1/shadow/+/accepted',
+      'devices/d1/shadow/+/rejected',
+      'devices/d1/shadow/name/+/+/accepted',
+      'devices/d1/shadow/name/+/+/rejected',
+    ]);
+    requests.failAll(new Error('closed'));
+  });
+
+  it('routes replies on a shared filter by topic and token', async () => {
+    const { requests, reply } = setup();
+    const j1 = requests.request('devices/d1/jobs/j1/update', {});
+    const j2 = requests.request('devices/d1/jobs/j2/update', {});
+    const getJ1 = requests.request('devices/d1/jobs/j1/get', {});
+    await tick();
+    reply('devices/d1/jobs/j2/update/accepted', { clientToken: 'tok-1' }); // j1's token on j2's topic: not j1's reply
+    reply('devices/d1/jobs/j2/update/accepted', { clientToken: 'tok-2', n: 2 });
+    reply('devices/d1/jobs/j1/get/rejected', { clientToken: 'tok-3', code: 'NotFound', message: 'no job' });
+    reply('devices/d1/jobs/j1/update/accepted', { clientToken: 'tok-1', n: 1 });
+    await expect(j1).resolves.toEqual({ clientToken: 'tok-1', n: 1 });
+    await expect(j2).resolves.toEqual({ clientToken: 'tok-2', n: 2 });
+    await expect(getJ1).rejects.toMatchObject({ code: 'NotFound' });
+  });
+
+  it('subscribes the exact reply topics of a topic outside the protocol', async () => {
+    const { requests, handlers, reply } = setup();
+    const result = requests.request('vendor/x/op', {});
+    await tick();
+    expect([...handlers.keys()]).toEqual(['vendor/x/op/accepted', 'vendor/x/op/rejected']);
+    reply('vendor/x/op/accepted', { clientToken: 'tok-1' });
+    await expect(result).resolves.toEqual({ clientToken: 'tok-1' });
   });
 
   it('times out with Unavailable on the injected clock', async () => {

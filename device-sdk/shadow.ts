@@ -3,8 +3,11 @@
  * one), shaped like the AWS IoT Device SDK's shadow client. See "Shadows" in README.md.
  *
  * The handle subscribes to `…/update/delta` and `…/update/documents` when it is created, and
- * every request waits for those and for its own `/accepted` and `/rejected` (requests.ts), so
- * nothing the broker answers is missed. At every (re)connect it reads the document and raises
+ * every request waits for those and for its `/accepted` and `/rejected` (requests.ts), so
+ * nothing the broker answers is missed. Named shadows share their filters
+ * (`…/shadow/name/+/update/delta`, and `…/shadow/name/+/+/accepted` for the replies), so the
+ * number of shadows a device uses does not add subscriptions; each handle takes only the
+ * messages on its own topics. At every (re)connect it reads the document and raises
  * its delta, whatever the session state: a broker that restarted has no session, and a device
  * with a persistent session gets the queued delta as well, which shadow-deltas.ts drops by
  * version. The snapshots (shadow-state.ts) follow every document, reply and delta it sees.
@@ -60,9 +63,10 @@ export class Shadow {
       throw new BatonError('InvalidRequest', 'shadow names are 1–64 characters of A-Z a-z 0-9 _ - :', { name });
     }
     this.deltas = new DeltaDispatcher({ report: async (r) => (await this.report(r)).version, refresh: () => this.sync(), onError });
+    const named = name !== undefined;
     this.ready = Promise.all([
-      client.onTopic(this.topic('update/delta'), this.onDeltaMessage),
-      client.onTopic(this.topic('update/documents'), this.onDocuments),
+      client.onTopic(topics.shadowFilter(client.deviceId, named, 'update/delta'), this.onDeltaMessage),
+      client.onTopic(topics.shadowFilter(client.deviceId, named, 'update/documents'), this.onDocuments),
     ]).then(() => undefined);
     this.ready.catch(onError);
     client.on('connect', () => void this.sync());
@@ -146,13 +150,16 @@ export class Shadow {
     return topics.shadow(this.client.deviceId, this.name, op);
   }
 
-  private readonly onDeltaMessage: TopicHandler = ({ payload }) => {
+  // Named handles share one filter per message kind: each takes only its own shadow's messages.
+  private readonly onDeltaMessage: TopicHandler = ({ topic, payload }) => {
+    if (topic !== this.topic('update/delta')) return;
     const delta = parseMessage(shadowDeltaSchema, payload, 'update/delta');
     this.state.applyDelta(delta);
     this.deltas.offer(delta.state, delta.version);
   };
 
-  private readonly onDocuments: TopicHandler = ({ payload }) => {
+  private readonly onDocuments: TopicHandler = ({ topic, payload }) => {
+    if (topic !== this.topic('update/documents')) return;
     this.state.applyDocument(parseMessage(shadowDocumentsSchema, payload, 'update/documents').current);
   };
 }

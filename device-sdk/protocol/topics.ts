@@ -130,6 +130,32 @@ export function shapesAsFilters(direction: Direction): string[][] {
     .map((s) => s.levels.map((l) => (l.startsWith('{') ? '+' : l)));
 }
 
+export type ReplyOutcome = 'accepted' | 'rejected';
+
+/**
+ * The filter a device subscribes to for the `/accepted` (or `/rejected`) replies to `requestTopic`
+ * and to every other request of the same shape: the operation and every placeholder but the
+ * device id are `+`, e.g. `devices/d1/jobs/+/+/accepted` for `devices/d1/jobs/j7/update` (and
+ * every job's `get`), `devices/d1/shadow/name/+/+/accepted` for any named shadow's `get`,
+ * `update` and `delete`. So a device holds a fixed handful of reply filters however many jobs
+ * and shadows it uses, far below the broker's per-client filter limit; replies are told apart by
+ * topic and `clientToken`. Such a filter ends in `accepted` or `rejected`, which only reply
+ * topics do: it never matches a device's own requests, nor pushed topics such as `update/delta`.
+ *
+ * Undefined unless `requestTopic` is a device request of the protocol (an `up` topic under
+ * `devices/` whose `/accepted` and `/rejected` are `down` topics).
+ */
+export function replyFilter(requestTopic: string, outcome: ReplyOutcome): string | undefined {
+  const levels = requestTopic.split('/');
+  const shape = topicShapes.find((s) => matchShape(s, levels));
+  if (shape?.direction !== 'up' || shape.levels[0] !== 'devices') return undefined;
+  if (parseTopic(`${requestTopic}/${outcome}`)?.direction !== 'down') return undefined;
+  const last = levels.length - 1;
+  const wild = (want: string, i: number) => i === last || (want.startsWith('{') && want !== '{deviceId}');
+  const filter = shape.levels.map((want, i) => (wild(want, i) ? '+' : levels[i]!));
+  return [...filter, outcome].join('/');
+}
+
 // --- builders: the only place topic strings are assembled ------------------------------------
 
 /** `shadow` for the classic shadow, `shadow/name/{name}` for a named one. */
@@ -143,7 +169,13 @@ export const topics = {
   errors: (deviceId: string) => `devices/${deviceId}/errors`,
   shadow: (deviceId: string, shadowName: string | undefined, op: string) =>
     `devices/${deviceId}/${shadowSegment(shadowName)}/${op}`,
-  /** What a device subscribes to before its first shadow request. */
+  /**
+   * `op` of the classic shadow, or of every named shadow (`…/shadow/name/+/{op}`): one filter
+   * serves all of a device's named shadows, so their number does not add subscriptions.
+   */
+  shadowFilter: (deviceId: string, named: boolean, op: string) =>
+    `devices/${deviceId}/${named ? 'shadow/name/+' : 'shadow'}/${op}`,
+  /** What a device that does not use the SDK may subscribe to before its first shadow request. */
   shadowReplies: (deviceId: string) => `devices/${deviceId}/shadow/#`,
   streamGet: (deviceId: string, firmwareId: string) => `devices/${deviceId}/streams/${firmwareId}/get`,
   streamData: (deviceId: string, firmwareId: string, blockIndex: number) =>
