@@ -111,6 +111,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     },
     sessions: (hooks) => new SqliteSessionStore({ db: store.db, writer: store.writer, limits: sessionLimits(config), hooks, clock }),
     maxSubscriptions: config.mqttMaxSubscriptions,
+    maxPacketBytes: config.mqttMaxPacketBytes,
   });
   const features: Feature[] = [];
   for (const factory of [...featureFactories, certificates.feature(broker)]) {
@@ -134,12 +135,12 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     log.debug({ reason, remoteAddress }, 'TLS client refused');
   };
   const mqtt = tcpListener(broker, config.host, config.mqttPort);
-  const ws = webSocketListener(broker, http.server);
+  const ws = webSocketListener(broker, http.server, 'ws', undefined, config.mqttMaxPacketBytes);
   const mqtts = tlsListener(broker, config.host, config.mqttsPort, pki.tls, onTlsRefused);
   const https = config.httpsPort === undefined
     ? undefined
     : httpsListener((req, res) => http.routing(req, res), config.host, config.httpsPort, pki.tls);
-  const listeners: Listener[] = [mqtt, ws, mqtts, ...(https ? [https, webSocketListener(broker, https.server, 'wss', onTlsRefused)] : [])];
+  const listeners: Listener[] = [mqtt, ws, mqtts, ...(https ? [https, webSocketListener(broker, https.server, 'wss', onTlsRefused, config.mqttMaxPacketBytes)] : [])];
   const ports = (): ListenPorts => ({
     mqttPort: mqtt.port(), httpPort: ws.port(), mqttsPort: mqtts.port(), ...(https ? { httpsPort: https.port() } : {}),
   });

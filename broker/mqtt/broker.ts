@@ -14,6 +14,7 @@ import { canPublish, canReceive, canSubscribe, keepsRetained } from './acl.js';
 import type { Authenticator } from './authenticate.js';
 import type { InboundRouter } from './inbound.js';
 import type { ConnectionInfo, Principal } from './principal.js';
+import { guardPacketSize } from './packet-size-guard.js';
 import { createPublisher, type Publisher } from './publisher.js';
 
 export interface MqttBrokerDeps {
@@ -29,6 +30,8 @@ export interface MqttBrokerDeps {
   sessions: (hooks: SessionHooks<Principal>) => SessionStore;
   /** Topic filters one client may hold (BATON_MQTT_MAX_SUBSCRIPTIONS). */
   maxSubscriptions: number;
+  /** Largest MQTT packet accepted (BATON_MQTT_MAX_PACKET_BYTES); checked from the fixed header. */
+  maxPacketBytes: number;
 }
 
 export interface MqttBroker {
@@ -295,7 +298,11 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
     sessions,
     handle(stream, transport, remoteAddress, extra) {
       streams.set(stream, { transport, remoteAddress, ...extra });
-      aedes.handle(stream);
+      const client = aedes.handle(stream);
+      guardPacketSize(client, deps.maxPacketBytes, (announcedBytes) => {
+        metrics.oversizePackets.inc();
+        log.info({ remoteAddress, transport, announcedBytes, limit: deps.maxPacketBytes }, 'packet too large; connection closed');
+      });
     },
     info: (client) => clients.get(client),
     disconnectCertificate(serial) {

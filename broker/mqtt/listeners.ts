@@ -9,6 +9,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { settings } from '../config.js';
 import type { MqttBroker } from './broker.js';
 
 export interface Listener {
@@ -98,17 +99,27 @@ export function httpsListener(handler: RequestListener, host: string, port: numb
   };
 }
 
+/** `BATON_MQTT_MAX_PACKET_BYTES`' default, for callers that do not pass the configured value. */
+const defaultMaxPacketBytes = settings.mqttMaxPacketBytes.schema.parse(undefined);
+
 /**
  * MQTT over WebSocket at `/mqtt` on the HTTP server (subprotocol `mqtt`, as MQTT 3.1.1 §6 asks).
  * It shares the HTTP server's socket, so it is "up" whenever the HTTP listener is.
+ * `maxPacketBytes` also bounds one WebSocket message (`ws` closes with 1009 beyond it), so a
+ * client cannot make `ws` reassemble a huge message before the broker's packet-size guard sees it.
  */
 export function webSocketListener(
   broker: MqttBroker,
   httpServer: HttpServer | HttpsServer,
   transport: 'ws' | 'wss' = 'ws',
   onRefused: TlsRefused = () => undefined,
+  maxPacketBytes: number = defaultMaxPacketBytes,
 ): Listener {
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false) });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: maxPacketBytes,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
+  });
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') {
       socket.destroy();
