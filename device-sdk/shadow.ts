@@ -155,7 +155,10 @@ export class Shadow {
     if (topic !== this.topic('update/delta')) return;
     const delta = parseMessage(shadowDeltaSchema, payload, 'update/delta');
     this.state.applyDelta(delta);
-    this.deltas.offer(delta.state, delta.version);
+    // A delta queued in the persistent session arrives right after CONNACK, before the SDK has
+    // finished connecting and could report an answer. The get at every connect (sync) carries
+    // the same delta once it has, so one that arrives early is left to it.
+    if (this.client.connected) this.deltas.offer(delta.state, delta.version);
   };
 
   private readonly onDocuments: TopicHandler = ({ topic, payload }) => {

@@ -142,15 +142,29 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
     }
     // The store keeps the history of Baton's own topics: a retained copy would only replay stale data.
     if (packet.retain && !keepsRetained(packet.topic)) packet.retain = false;
-    handleInbound(client, info.principal, packet).then(
-      () => callback(null),
-      (err: unknown) => {
-        // A store failure: do not acknowledge; closing makes the client resend after reconnect.
-        clientLog(client).error({ err, topic: packet.topic }, 'inbound message failed');
-        callback(err as Error);
-      },
-    );
+    handleInbound(client, info.principal, packet)
+      .then(() => queueForOfflineSessions(packet))
+      .then(
+        () => callback(null),
+        (err: unknown) => {
+          // A store failure: do not acknowledge; closing makes the client resend after reconnect.
+          clientLog(client).error({ err, topic: packet.topic }, 'inbound message failed');
+          callback(err as Error);
+        },
+      );
   };
+
+  /**
+   * aedes sends a QoS 1 PUBACK before it queues the message for persistent sessions, so a kill -9
+   * right after the PUBACK would lose their copies. Queue them here, durably, before the PUBACK;
+   * when aedes queues the message in turn, the store recognises these copies by their payload and
+   * only gives them aedes' numbering.
+   */
+  async function queueForOfflineSessions(packet: PublishPacket): Promise<void> {
+    if (packet.qos === 0 || notForwarded.has(packet.payload as Buffer)) return;
+    const subs = await sessions.subscriptionsByTopic(packet.topic);
+    if (subs.length > 0) await sessions.outgoingEnqueueCombi(subs, packet as unknown as StoredPacket);
+  }
 
   async function handleInbound(client: Client, principal: Principal, packet: PublishPacket): Promise<void> {
     const payload = packet.payload as Buffer;

@@ -60,6 +60,15 @@ export class ClientQueue {
     return this.byMessageId.get(messageId);
   }
 
+  /** Gives a message the broker id and counter aedes will present it with. */
+  rekey(m: QueuedMessage, brokerId: string, brokerCounter: number): void {
+    const key = counterKey(m);
+    if (key && this.byCounter.get(key) === m) this.byCounter.delete(key);
+    m.brokerId = brokerId;
+    m.brokerCounter = brokerCounter;
+    this.byCounter.set(counterKey(m)!, m);
+  }
+
   setMessageId(m: QueuedMessage, messageId: number): void {
     if (m.messageId !== undefined && this.byMessageId.get(m.messageId) === m) this.byMessageId.delete(m.messageId);
     m.messageId = messageId;

@@ -53,12 +53,17 @@ interface OutgoingRow {
   topic: string | null;
   qos: number;
   retain: number;
-  broker_id: string | null;
-  broker_counter: number | null;
   payload: Buffer | string | null;
 }
 
 type Write = (db: Database) => void;
+
+/**
+ * Broker ids for queued messages aedes has not numbered (yet): queued by the broker before its
+ * PUBACK, or restored from disk after a restart. Their counter is their seq, so they stay unique.
+ */
+const QUEUED_BEFORE_ACK = 'baton:queued';
+const RESTORED = 'baton:restored';
 
 const OUTGOING_PAGE = 100;
 const matcherOptions = { wildcard_one: '+', wildcard_some: '#', separator: '/', match_empty_levels: true };
@@ -86,6 +91,8 @@ export class SqliteSessionStore<P = unknown> implements SessionStore {
   private readonly retained = new Set<string>();
   /** One SUBSCRIBE's list, stored once: aedes calls addSubscriptions with the whole list per filter. */
   private readonly subscribeLists = new WeakMap<object, { clientId: string; stored: Promise<void> }>();
+  /** Copies queued before aedes numbered their message, by payload (one Buffer per PUBLISH). */
+  private readonly awaitingNumber = new WeakMap<Buffer, Map<string, QueuedMessage>>();
   private nextSeq = 1;
   private readonly sql: ReturnType<typeof prepare>;
 
@@ -128,14 +135,14 @@ export class SqliteSessionStore<P = unknown> implements SessionStore {
       this.subscriptions.add(row.client_id, { topic: row.topic, qos: row.qos, ...(row.options ? JSON.parse(row.options) : {}) });
     }
     for (const row of db
-      .prepare('SELECT seq, client_id, cmd, broker_id, broker_counter, message_id, length(payload) AS bytes FROM mqtt_outgoing ORDER BY seq')
-      .iterate() as Iterable<{ seq: number; client_id: string; cmd: string; broker_id: string | null; broker_counter: number | null; message_id: number | null; bytes: number | null }>) {
+      .prepare('SELECT seq, client_id, cmd, message_id, length(payload) AS bytes FROM mqtt_outgoing ORDER BY seq')
+      .iterate() as Iterable<{ seq: number; client_id: string; cmd: string; message_id: number | null; bytes: number | null }>) {
       this.queueOf(row.client_id).add({
         seq: row.seq,
         clientId: row.client_id,
         cmd: row.cmd === 'pubrel' ? 'pubrel' : 'publish',
-        brokerId: row.broker_id ?? undefined,
-        brokerCounter: row.broker_counter ?? undefined,
+        brokerId: RESTORED,
+        brokerCounter: row.seq,
         messageId: row.message_id ?? undefined,
         bytes: row.bytes ?? 0,
         sends: row.message_id === null ? 0 : 1,
@@ -262,26 +269,43 @@ export class SqliteSessionStore<P = unknown> implements SessionStore {
     if (targets.size === 0) return;
     // A string payload stays a string (SQLite TEXT), as aedes handed it over.
     const payload = typeof packet.payload === 'string' ? packet.payload : payloadOf(packet);
+    const numbered = packet.brokerId !== undefined && packet.brokerCounter !== undefined;
+    const queuedBeforeAck = Buffer.isBuffer(payload) ? this.awaitingNumber.get(payload) : undefined;
     const writes: Write[] = [];
     for (const [clientId, grantedQos] of targets) {
+      const queue = this.queueOf(clientId);
+      if (numbered) {
+        // The broker queued this copy before its PUBACK; aedes now numbers the message.
+        const early = queuedBeforeAck?.get(clientId);
+        if (early) {
+          queuedBeforeAck!.delete(clientId);
+          if (queue.messages.get(early.seq) === early) queue.rekey(early, packet.brokerId!, packet.brokerCounter!);
+          continue;
+        }
+        if (queue.byBrokerCounter(packet.brokerId, packet.brokerCounter)) continue;
+      }
+      const seq = this.nextSeq++;
       const message: QueuedMessage = {
-        seq: this.nextSeq++,
+        seq,
         clientId,
         cmd: 'publish',
-        brokerId: packet.brokerId,
-        brokerCounter: packet.brokerCounter,
+        brokerId: numbered ? packet.brokerId : QUEUED_BEFORE_ACK,
+        brokerCounter: numbered ? packet.brokerCounter : seq,
         messageId: undefined,
         bytes: Buffer.byteLength(payload),
         sends: 0,
       };
-      const queue = this.queueOf(clientId);
       queue.add(message);
+      if (!numbered && Buffer.isBuffer(payload)) {
+        let early = this.awaitingNumber.get(payload);
+        if (!early) this.awaitingNumber.set(payload, (early = new Map()));
+        early.set(clientId, message);
+      }
       const qos = Math.min(packet.qos ?? 0, grantedQos);
-      writes.push(() =>
-        this.sql.insertOutgoing.run(message.seq, clientId, topic, qos, packet.retain ? 1 : 0, packet.brokerId ?? null, packet.brokerCounter ?? null, payload),
-      );
+      writes.push(() => this.sql.insertOutgoing.run(seq, clientId, topic, qos, packet.retain ? 1 : 0, payload));
       this.trim(clientId, queue, writes);
     }
+    if (writes.length === 0) return;
     return this.write(() => {
       for (const w of writes) w(this.db);
     });
@@ -386,8 +410,8 @@ export class SqliteSessionStore<P = unknown> implements SessionStore {
       qos: row.qos,
       retain: row.retain === 1,
       dup: false,
-      brokerId: row.broker_id ?? undefined,
-      brokerCounter: row.broker_counter ?? undefined,
+      brokerId: m.brokerId,
+      brokerCounter: m.brokerCounter,
       messageId: m.messageId,
     };
   }
@@ -563,11 +587,9 @@ function prepare(db: Database) {
     putSubscription: s('INSERT OR REPLACE INTO mqtt_subscriptions (client_id, topic, qos, options) VALUES (?, ?, ?, ?)'),
     deleteSubscription: s('DELETE FROM mqtt_subscriptions WHERE client_id = ? AND topic = ?'),
     clearSubscriptions: s('DELETE FROM mqtt_subscriptions WHERE client_id = ?'),
-    insertOutgoing: s(`INSERT INTO mqtt_outgoing (seq, client_id, cmd, topic, qos, retain, broker_id, broker_counter, payload)
-      VALUES (?, ?, 'publish', ?, ?, ?, ?, ?, ?)`),
-    getOutgoing: s('SELECT seq, topic, qos, retain, broker_id, broker_counter, payload FROM mqtt_outgoing WHERE seq = ?'),
-    outgoingPage: s(`SELECT seq, topic, qos, retain, broker_id, broker_counter, payload FROM mqtt_outgoing
-      WHERE client_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+    insertOutgoing: s("INSERT INTO mqtt_outgoing (seq, client_id, cmd, topic, qos, retain, payload) VALUES (?, ?, 'publish', ?, ?, ?, ?)"),
+    getOutgoing: s('SELECT seq, topic, qos, retain, payload FROM mqtt_outgoing WHERE seq = ?'),
+    outgoingPage: s('SELECT seq, topic, qos, retain, payload FROM mqtt_outgoing WHERE client_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     setMessageId: s('UPDATE mqtt_outgoing SET message_id = ? WHERE seq = ?'),
     setPubrel: s("UPDATE mqtt_outgoing SET cmd = 'pubrel' WHERE seq = ?"),
     deleteOutgoing: s('DELETE FROM mqtt_outgoing WHERE seq = ?'),

@@ -21,18 +21,18 @@ CREATE TABLE mqtt_subscriptions (
 
 -- Outgoing QoS 1/2 messages of persistent sessions, in delivery order (seq). `message_id` is set
 -- once a message was sent (redelivered with DUP on reconnect); `cmd` becomes 'pubrel' after a
--- PUBREC. The payload is kept apart from the header fields to avoid re-encoding it.
+-- PUBREC. The payload is kept apart from the header fields to avoid re-encoding it. (aedes' own
+-- identity of a message, broker id and counter, lives only as long as the process: after a
+-- restart a queued message is known by its seq.)
 CREATE TABLE mqtt_outgoing (
-  seq            INTEGER PRIMARY KEY,
-  client_id      TEXT    NOT NULL,
-  cmd            TEXT    NOT NULL,
-  topic          TEXT,
-  qos            INTEGER NOT NULL,
-  retain         INTEGER NOT NULL,
-  broker_id      TEXT,
-  broker_counter INTEGER,
-  message_id     INTEGER,
-  payload        BLOB
+  seq        INTEGER PRIMARY KEY,
+  client_id  TEXT    NOT NULL,
+  cmd        TEXT    NOT NULL,
+  topic      TEXT,
+  qos        INTEGER NOT NULL,
+  retain     INTEGER NOT NULL,
+  message_id INTEGER,
+  payload    BLOB
 );
 CREATE INDEX mqtt_outgoing_client ON mqtt_outgoing (client_id, seq);
 
