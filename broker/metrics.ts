@@ -16,6 +16,8 @@ export function createMetrics() {
     bytesOut: new Counter({ name: 'baton_bytes_out_total', help: 'Payload bytes delivered to clients, by topic root.', labelNames: ['kind'], registers }),
     aclDenials: new Counter({ name: 'baton_acl_denials_total', help: 'Publishes and subscriptions refused by the ACL.', labelNames: ['action'], registers }),
     droppedPayloads: new Counter({ name: 'baton_dropped_payloads_total', help: 'Device payloads dropped, by error code.', labelNames: ['reason'], registers }),
+    persistentSessions: new Gauge({ name: 'baton_persistent_sessions', help: 'Persistent MQTT sessions (clean session 0) held, connected or not.', registers }),
+    sessionQueuedMessages: new Gauge({ name: 'baton_session_queued_messages', help: 'Messages queued in persistent sessions: waiting, or sent and not yet acknowledged.', registers }),
     sessionDroppedMessages: new Counter({
       name: 'baton_session_dropped_messages_total', help: 'Messages dropped from full persistent-session queues (the oldest goes).', registers,
     }),

@@ -163,6 +163,9 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       every(1000, () => {
         const expired = broker.sessions.expire(clock());
         if (expired.length > 0) log.info({ clientIds: expired.slice(0, 20), count: expired.length }, 'persistent sessions expired');
+        const stats = broker.sessions.stats();
+        metrics.persistentSessions.set(stats.sessions);
+        metrics.sessionQueuedMessages.set(stats.queued);
       });
       const prune = () => store.telemetry.prune(
         { maxAgeMs: config.telemetryRetentionDays * 86_400_000, maxRowsPerDevice: config.telemetryMaxRowsPerDevice }, now(),

@@ -8,7 +8,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectPacket, rawConnack } from './helpers/raw-mqtt.js';
+import { connectPacket, frame, rawConnack, str } from './helpers/raw-mqtt.js';
 import { eventually, startBaton, subscribeGranted, whenClosed, type TestBaton } from './helpers/service.js';
 
 interface Received {
@@ -68,22 +68,7 @@ function publishOutcome(client: MqttClient, topic: string, payload: string, qos:
 
 // ---- a minimal raw MQTT 3.1.1 client -------------------------------------------------------------
 
-const str = (s: string | Buffer) => {
-  const b = Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-};
 
-function frame(firstByte: number, body: Buffer): Buffer {
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let digit = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) digit |= 0x80;
-    len.push(digit);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([firstByte, ...len]), body]);
-}
 
 interface RawConnect {
   clientId: string;

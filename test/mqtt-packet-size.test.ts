@@ -7,22 +7,13 @@ import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startBaton, whenClosed } from './helpers/service.js';
+import { varint } from './helpers/raw-mqtt.js';
 
 const limit = 16_384;
 const telemetryTopic = 'devices/dev-1/telemetry';
 
 const varintLength = (n: number) => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4);
 
-function varint(value: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value > 0);
-  return Buffer.from(bytes);
-}
 
 /** A telemetry JSON object that makes a QoS 1 PUBLISH on `topic` exactly `packetBytes` long. */
 function telemetryForPacketOf(packetBytes: number, topic = telemetryTopic): string {

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { Client } from 'aedes';
 import { describe, expect, it, vi } from 'vitest';
 import { PacketSizeGuard, guardPacketSize } from './packet-size-guard.js';
+import { varint } from '../../test/helpers/raw-mqtt.js';
 
 /** A PUBLISH-typed packet of exactly `total` bytes (type byte + minimal remaining-length varint + body). */
 function packetOfSize(total: number, type = 0x30): Buffer {
@@ -15,16 +16,6 @@ function packetOfSize(total: number, type = 0x30): Buffer {
   throw new Error(`no packet of ${total} bytes`);
 }
 
-function varint(value: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value > 0);
-  return Buffer.from(bytes);
-}
 
 const byteAtATime = (guard: PacketSizeGuard, data: Buffer) => [...data].every((b) => guard.feed(Buffer.from([b])));
 
