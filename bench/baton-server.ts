@@ -4,6 +4,7 @@
  *
  *   node --import tsx [--expose-gc] bench/baton-server.ts --data-dir <dir>   Baton (buildService)
  *   node --import tsx [--expose-gc] bench/baton-server.ts --plain-aedes      bare aedes, no hooks
+ *   … bench/baton-server.ts --data-dir <dir> -- --allow-anonymous true        Baton flags after `--`
  *
  * `--plain-aedes` is the reference: the same aedes with no authentication, ACL, metrics, store or
  * presence, so the difference to Baton is what our hooks cost.
@@ -16,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Aedes } from 'aedes';
-import { parseConfig } from '../broker/config.js';
+import { parseConfig, readRawConfig } from '../broker/config.js';
 import { buildService } from '../broker/service.js';
 
 export interface ServerReady {
@@ -42,9 +43,12 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function startBaton(dataDir: string): Promise<Running> {
+async function startBaton(dataDir: string, batonFlags: string[]): Promise<Running> {
   const adminToken = randomBytes(32).toString('base64url');
-  const config = parseConfig({ dataDir, host: '127.0.0.1', mqttPort: 0, httpPort: 0, mqttsPort: 0, adminToken, logLevel: 'warn' });
+  // Baton's own flags (README: configuration) after `--`, e.g. `--allow-anonymous true`; the
+  // environment is not read, so a BATON_* variable in the bench's shell changes nothing.
+  const extra = readRawConfig({}, batonFlags);
+  const config = parseConfig({ ...extra, dataDir, host: '127.0.0.1', mqttPort: 0, httpPort: 0, mqttsPort: 0, adminToken, logLevel: 'warn' });
   const service = await buildService(config);
   const ports = await service.listen();
   return { ports, adminToken, close: () => service.close() };
@@ -67,17 +71,21 @@ async function startPlainAedes(): Promise<Running> {
   };
 }
 
+const separator = process.argv.indexOf('--');
+const ownArgs = separator >= 0 ? process.argv.slice(0, separator) : process.argv;
+const batonFlags = separator >= 0 ? process.argv.slice(separator + 1) : [];
+
 function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+  const i = ownArgs.indexOf(name);
+  return i >= 0 ? ownArgs[i + 1] : undefined;
 }
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('baton-server.ts is started by bench/run.ts over an IPC channel');
   const dataDir = argValue('--data-dir');
-  const running = process.argv.includes('--plain-aedes')
+  const running = ownArgs.includes('--plain-aedes')
     ? await startPlainAedes()
-    : await startBaton(dataDir ?? fail('--data-dir is required'));
+    : await startBaton(dataDir ?? fail('--data-dir is required'), batonFlags);
 
   let stopping = false;
   const stop = () => {

@@ -51,6 +51,11 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
 export interface BatonChild extends BrokerUnderTest {
   httpUrl: string;
   adminToken: string;
+  /**
+   * Ends the process with `signal` (SIGKILL: a crash, nothing flushed), SIGKILL after `graceMs`;
+   * resolves on exit with how it ended.
+   */
+  kill(signal: NodeJS.Signals, graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /**
@@ -87,6 +92,10 @@ export async function startBatonChild(opts: { name: string; args: string[]; node
     async stop() {
       if (child.connected) send({ cmd: 'stop' });
       await stopChild(child);
+    },
+    kill: async (signal, graceMs = 120_000) => {
+      await stopChild(child, signal, graceMs);
+      return { code: child.exitCode, signal: child.signalCode };
     },
   };
 }

@@ -95,14 +95,42 @@ function waitForPort(port: number, exited: () => boolean, timeoutMs = 10_000): P
 
 export async function startMosquitto(binary: string, dir: string, devices: Array<{ id: string; secret: string }>): Promise<BrokerUnderTest> {
   const port = await freePort();
-  const config = writeConfig(dir, port, devices);
+  return spawnMosquitto(binary, writeConfig(dir, port, devices), port);
+}
+
+/**
+ * The sessions bench's reference: anonymous clients, persistence on in `dir` (saved at a clean
+ * shutdown, SIGTERM, and restored at start; autosave every 1,800 s by default, so a SIGKILL loses
+ * what came since), otherwise Mosquitto's defaults (max_queued_messages 1000). Started again on
+ * the same `dir`, it restores the sessions.
+ */
+export async function startMosquittoPersistent(binary: string, dir: string): Promise<BrokerUnderTest> {
+  const port = await freePort();
+  const config = join(dir, 'mosquitto-sessions.conf');
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence true',
+    `persistence_location ${dir}/`,
+    'set_tcp_nodelay true',
+    'connection_messages false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    ...(process.getuid?.() === 0 ? ['user root'] : []),
+  ];
+  writeFileSync(config, `${lines.join('\n')}\n`);
+  return spawnMosquitto(binary, config, port, 60_000);
+}
+
+async function spawnMosquitto(binary: string, config: string, port: number, startTimeoutMs = 10_000): Promise<BrokerUnderTest> {
   const child = spawn(binary, ['-c', config], { stdio: ['ignore', 'inherit', 'pipe'] });
   onCleanup(() => stopChild(child));
   child.stderr!.setEncoding('utf8').on('data', (text: string) => {
     const lines = text.split('\n').filter((l) => l && !l.includes('should not be run as root'));
     if (lines.length > 0) process.stderr.write(`mosquitto: ${lines.join('\n')}\n`);
   });
-  await waitForPort(port, () => child.exitCode !== null);
+  await waitForPort(port, () => child.exitCode !== null, startTimeoutMs);
   return {
     name: 'Mosquitto',
     pid: child.pid!,

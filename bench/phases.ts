@@ -83,7 +83,7 @@ export interface MemoryResult {
   heapCommittedKiBPerDevice: number | undefined;
 }
 
-interface MemoryReading {
+export interface MemoryReading {
   rss: number;
   heapUsed: number | undefined;
   heapCommitted: number | undefined;
@@ -93,7 +93,7 @@ interface MemoryReading {
  * Memory after things settle: three rounds of (full GC where there is one, pause, read), keeping
  * the lowest RSS, because V8 hands freed pages back to the OS lazily.
  */
-async function reading(broker: BrokerUnderTest): Promise<MemoryReading> {
+export async function reading(broker: BrokerUnderTest): Promise<MemoryReading> {
   await sleep(1000); // connection-log commits, presence events, socket buffers settle
   let best: MemoryReading | undefined;
   for (let round = 0; round < 3; round++) {

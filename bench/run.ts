@@ -7,6 +7,10 @@
  * 3. Fan-in: every device publishes telemetry at QoS 0, then at QoS 1, for the window; the
  *    broker's CPU time comes from /proc/<pid>/stat.
  * 4. Prints a Markdown table, the Baton/Mosquitto ratios and the targets.
+ * 5. Sessions (sessions.ts): a restart with persistent sessions holding queued messages, memory
+ *    per persistent session, the event-loop stall of one large SUBSCRIBE. `--devices 0
+ *    --idle-devices 0` runs only these; `--sessions 0 --session-memory-clients 0
+ *    --subscribe-filters 0` skips them.
  *
  * Options (flag or environment): see options.ts. TMPDIR picks the filesystem of Baton's data dir.
  */
@@ -21,6 +25,7 @@ import { fitToFileLimit, parseOptions, type BenchOptions } from './options.js';
 import { machineBusySeconds } from './proc.js';
 import { measureFanIn, measureIdleMemory } from './phases.js';
 import { machineLine, renderReport, type BrokerResult } from './report.js';
+import { renderSessionsReport, runSessionPhases } from './sessions.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -71,6 +76,24 @@ async function main(): Promise<void> {
   await warnIfBusy();
   const root = mkdtempSync(join(tmpdir(), 'baton-bench-'));
   onCleanup(() => rmSync(root, { recursive: true, force: true }));
+  const foundation = options.devices > 0 || options.idleDevices > 0;
+  if (foundation) {
+    const report = await runFoundation(options, root);
+    log('');
+    log(report);
+    log('');
+  }
+  if (options.sessions > 0 || options.sessionMemoryClients > 0 || options.subscribeFilters > 0) {
+    const sessions = await runSessionPhases(root, options, log);
+    log('');
+    if (!foundation) log(`Machine: ${machineLine(mosquittoVersion(ensureMosquitto()))}\n`);
+    log(renderSessionsReport(sessions, options));
+  }
+  if (options.cpuProfDir) log(`\nBaton CPU profiles (CPU.<date>.<pid>.…) written to ${options.cpuProfDir}: npx tsx bench/profile-summary.ts <file>`);
+}
+
+/** Steps 1–4: fan-in and idle memory, Baton vs Mosquitto (vs bare aedes); returns the report. */
+async function runFoundation(options: BenchOptions, root: string): Promise<string> {
   const { brokers, devices, version, batonDir } = await startBrokers(options, root);
   const results: BrokerResult[] = brokers.map((b) => ({ name: b.name }));
 
@@ -91,9 +114,7 @@ async function main(): Promise<void> {
   const dataDirNote =
     `Baton stores every message and fsyncs each group commit before its PUBACKs; its data dir is on ${filesystemOf(batonDir)} (${root}).\n` +
     'Mosquitto: a password file (every device its own user) and an ACL pattern like Baton\'s, TCP_NODELAY, persistence off.';
-  log('');
-  log(renderReport(results, options, { machine: machineLine(version), dataDirNote }));
-  if (options.cpuProfDir) log(`\nBaton CPU profiles (CPU.<date>.<pid>.…) written to ${options.cpuProfDir}: npx tsx bench/profile-summary.ts <file>`);
+  return renderReport(results, options, { machine: machineLine(version), dataDirNote });
 }
 
 /** Cleans up once, however many ways the run ends at the same time (a signal, then the failure it causes). */

@@ -372,8 +372,10 @@ export class SqliteSessionStore<P = unknown> implements SessionStore {
   }
 
   outgoingStream(client: ClientRef): Readable {
-    // The queue is replayed from disk: commit what is pending so the rows match the index.
-    this.writer.flush();
+    // Replayed from disk, with the index deciding what is still queued and under which packet id.
+    // A copy whose insert is not committed yet is not replayed, and need not be: aedes delivers a
+    // message to live subscriptions only after its queued copies are committed, and this client
+    // is subscribed again before its queue is replayed.
     const queue = this.queues.get(client.id);
     const page = this.sql.outgoingPage;
     const packetOf = (m: QueuedMessage, row: OutgoingRow) => this.packetOf(m, row);
