@@ -100,7 +100,7 @@ const patchDesired = async (baton: TestBaton, id: string, desired: Record<string
 };
 
 describe('persistent MQTT sessions and their bounds', () => {
-  it('1. keeps the newest BATON_SESSION_MAX_QUEUED messages of an offline session and replays them on reconnect', async () => {
+  it('keeps the newest BATON_SESSION_MAX_QUEUED messages of an offline session and replays them on reconnect', async () => {
     const baton = await startBaton({ sessionMaxQueued: 5 });
     const device = await baton.createDevice('dev-1');
     const delta = 'devices/dev-1/shadow/update/delta';
@@ -136,7 +136,7 @@ describe('persistent MQTT sessions and their bounds', () => {
     ]);
   });
 
-  it('2. keeps at most BATON_SESSION_MAX_QUEUED_BYTES of payload, the newest message always', async () => {
+  it('keeps at most BATON_SESSION_MAX_QUEUED_BYTES of payload, the newest message always', async () => {
     const baton = await startBaton({ allowAnonymous: true, sessionMaxQueuedBytes: 1024 });
     const sub = await baton.connect({ clientId: 'sub', clean: false });
     expect(await subscribeGranted(sub, ['lab/#'], 1)).toEqual([1]);
@@ -171,7 +171,7 @@ describe('persistent MQTT sessions and their bounds', () => {
     expect(await metric(baton, 'baton_session_dropped_messages_total')).toBe(3);
   });
 
-  it('3. deletes a session whose client stayed away longer than BATON_SESSION_EXPIRY_S (fake clock)', async () => {
+  it('deletes a session whose client stayed away longer than BATON_SESSION_EXPIRY_S (fake clock)', async () => {
     let now = Date.now();
     const baton = await startBaton({ sessionExpiryS: 60 }, { clock: () => now });
     const device = await baton.createDevice('dev-1');
@@ -198,7 +198,7 @@ describe('persistent MQTT sessions and their bounds', () => {
     expect(again.connack.sessionPresent).toBe(false);
   });
 
-  it('4. refuses filters past BATON_MQTT_MAX_SUBSCRIPTIONS with 0x80, and frees a slot on UNSUBSCRIBE', async () => {
+  it('refuses filters past BATON_MQTT_MAX_SUBSCRIPTIONS with 0x80, and frees a slot on UNSUBSCRIBE', async () => {
     const baton = await startBaton({ allowAnonymous: true, mqttMaxSubscriptions: 3 });
     const client = await baton.connect({ clientId: 'many' });
     expect(await subscribeGranted(client, ['a/1', 'a/2', 'a/3', 'a/4', 'a/5'], 1)).toEqual([1, 1, 1, 128, 128]);
@@ -221,7 +221,7 @@ describe('persistent MQTT sessions and their bounds', () => {
     expect(seen).toEqual(['a/6']);
   });
 
-  it('5. never stores a refused filter in a persistent session', async () => {
+  it('never stores a refused filter in a persistent session', async () => {
     const baton = await startBaton({ allowAnonymous: true });
     const watcher = await baton.connect({ clientId: 'watcher', clean: false });
     expect(await subscribeGranted(watcher, ['devices/+/telemetry/#', 'lab/#'], 1)).toEqual([128, 1]);
@@ -243,7 +243,7 @@ describe('persistent MQTT sessions and their bounds', () => {
     expect(subscriptionRows(baton, 'watcher')).toEqual(['lab/#']);
   });
 
-  it('6. grants 5,000 filters in one SUBSCRIBE without stalling the service, and keeps them across a restart', async () => {
+  it('grants 5,000 filters in one SUBSCRIBE without stalling the service, and keeps them across a restart', async () => {
     const baton = await startBaton({ allowAnonymous: true, mqttMaxSubscriptions: 10_000 });
     const filters = Array.from({ length: 5000 }, (_, i) => `load/${i}/#`);
     const bulk = await baton.connect({ clientId: 'bulk', clean: false });
@@ -266,8 +266,8 @@ describe('persistent MQTT sessions and their bounds', () => {
     expect(got.payload.toString()).toBe('hello');
   });
 
-  describe('7. retained messages', () => {
-    it('7a. ignores the retain flag under devices/', async () => {
+  describe('retained messages', () => {
+    it('ignores the retain flag under devices/', async () => {
       const baton = await startBaton();
       const device = await baton.connectDevice(await baton.createDevice('dev-1'));
       await device.publishAsync('devices/dev-1/telemetry/env', JSON.stringify({ seq: 1 }), { qos: 1, retain: true });
@@ -283,7 +283,7 @@ describe('persistent MQTT sessions and their bounds', () => {
       expect(db(baton).prepare('SELECT count(*) AS n FROM mqtt_retained').get()).toEqual({ n: 0 });
     });
 
-    it('7b. keeps at most BATON_MQTT_MAX_RETAINED topics; clearing one frees a slot', async () => {
+    it('keeps at most BATON_MQTT_MAX_RETAINED topics; clearing one frees a slot', async () => {
       const baton = await startBaton({ allowAnonymous: true, mqttMaxRetained: 2 });
       const pub = await baton.connect({ clientId: 'pub' });
       for (const t of ['r/1', 'r/2', 'r/3']) await pub.publishAsync(t, `v-${t}`, { qos: 1, retain: true });
@@ -306,7 +306,7 @@ describe('persistent MQTT sessions and their bounds', () => {
       expect(await retainedOf('w2', 2)).toEqual([['r/2', 'v-r/2'], ['r/4', 'v-r/4']]);
     });
 
-    it('7c. keeps retained messages across a restart', async () => {
+    it('keeps retained messages across a restart', async () => {
       const baton = await startBaton({ allowAnonymous: true });
       const pub = await baton.connect({ clientId: 'pub' });
       await pub.publishAsync('keep/a', 'A', { qos: 1, retain: true });
@@ -319,7 +319,7 @@ describe('persistent MQTT sessions and their bounds', () => {
     });
   });
 
-  it('8. never echoes a device\'s own uplink back to it, live or queued', async () => {
+  it('never echoes a device\'s own uplink back to it, live or queued', async () => {
     const baton = await startBaton();
     const device = await baton.createDevice('dev-1');
     const dev = await openDevice(baton, device, { clean: false });
