@@ -176,6 +176,8 @@ export class SqliteSessionStore<P = unknown> implements SessionStore {
   }
 
   createRetainedStreamCombi(patterns: string[]): Readable {
+    // Nothing retained (always so outside anonymous mode): no matcher over thousands of filters.
+    if (this.retained.size === 0) return Readable.from([]);
     // One matcher over all patterns and one pass over the topics: linear in both, not their product.
     const all = new QlobberTrue(matcherOptions);
     const noLeadingWildcard = new QlobberTrue(matcherOptions);
