@@ -3,6 +3,7 @@
  * and handles signals. Everything else is built by buildService().
  */
 import { ConfigError, parseConfig, readRawConfig } from './config.js';
+import { installRejectionPolicy } from './process-policy.js';
 import { buildService } from './service.js';
 
 async function main(): Promise<void> {
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const service = await buildService(config);
+  // Fire-and-forget work that fails is logged and counted, not a crash (process-policy.ts).
+  installRejectionPolicy(process, service.log, service.metrics.unhandledRejections);
   const { mqttPort, httpPort, mqttsPort, httpsPort } = await service.listen();
   if (service.firstAdminToken) {
     // Printed once, to the terminal only: it is never logged and cannot be shown again.

@@ -27,6 +27,14 @@ export function createMetrics() {
     oversizePackets: new Counter({
       name: 'baton_oversize_packets_total', help: 'Connections closed for announcing a packet larger than BATON_MQTT_MAX_PACKET_BYTES.', registers,
     }),
+    connectsThrottled: new Counter({
+      name: 'baton_connects_throttled_total', labelNames: ['reason'], registers,
+      help: 'Connections turned away by the storm limits: `rate` (CONNACK 3 past BATON_MQTT_MAX_CONNECTS_PER_SEC), `pending-per-address` (socket closed past BATON_MQTT_MAX_PENDING_CONNECTS_PER_ADDRESS).',
+    }),
+    brokerErrors: new Counter({ name: 'baton_mqtt_broker_errors_total', help: "Errors aedes reported on its 'error' event (logged; the broker keeps serving).", registers }),
+    unhandledRejections: new Counter({
+      name: 'baton_unhandled_rejections_total', help: 'Promise rejections nothing handled (logged; the process keeps serving). Counted by the process entry point only.', registers,
+    }),
     storeBatchSize: new Histogram({
       name: 'baton_store_batch_size', help: 'Writes per group commit.', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers,
     }),

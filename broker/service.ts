@@ -16,10 +16,11 @@ import { registerFoundationInbound } from './foundation-inbound.js';
 import { createHealthIngest } from './health/ingest.js';
 import { createAuthGuard } from './http/auth.js';
 import { buildHttpApp } from './http/app.js';
+import { applyServerTimeouts, defaultHttpTimeouts, type HttpTimeouts } from './http/timeouts.js';
 import type { ApiContext } from './http/context.js';
 import { createLogger } from './log.js';
-import { createMetrics } from './metrics.js';
-import { createAuthenticator } from './mqtt/authenticate.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createAuthenticator, type Authenticator } from './mqtt/authenticate.js';
 import { createMqttBroker } from './mqtt/broker.js';
 import { SqliteSessionStore } from './sessions/sqlite-session-store.js';
 import { sessionLimits } from './sessions/limits.js';
@@ -41,6 +42,10 @@ export interface ServiceOptions {
   /** Injected for tests; defaults to the system clock. */
   clock?: () => number;
   logger?: Logger;
+  /** HTTP timeouts (broker/http/timeouts.ts); tests shorten them. */
+  httpTimeouts?: Partial<HttpTimeouts>;
+  /** Injected for tests: wraps the MQTT authenticator (e.g. to hold an authentication back). */
+  wrapAuthenticator?: (authenticate: Authenticator) => Authenticator;
 }
 
 export interface ListenPorts {
@@ -56,6 +61,8 @@ export interface BatonService {
   config: Config;
   log: Logger;
   store: ReturnType<typeof openSqliteStore>;
+  /** Its metrics (the entry point counts unhandled rejections in them). */
+  metrics: Metrics;
   /** The generated first admin token, on first start only (unless BATON_ADMIN_TOKEN set it). */
   firstAdminToken: string | undefined;
   listen(): Promise<ListenPorts>;
@@ -95,10 +102,11 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     presence,
   });
 
+  const authenticate = createAuthenticator({
+    registry, tokens, allowAnonymous: config.allowAnonymous, passwordAuth: certificates.passwordAuth, credentials: certificates.credentials,
+  });
   const broker = await createMqttBroker({
-    authenticate: createAuthenticator({
-      registry, tokens, allowAnonymous: config.allowAnonymous, passwordAuth: certificates.passwordAuth, credentials: certificates.credentials,
-    }),
+    authenticate: options.wrapAuthenticator ? options.wrapAuthenticator(authenticate) : authenticate,
     router,
     presence,
     metrics,
@@ -112,6 +120,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     sessions: (hooks) => new SqliteSessionStore({ db: store.db, writer: store.writer, limits: sessionLimits(config), hooks, clock }),
     maxSubscriptions: config.mqttMaxSubscriptions,
     maxPacketBytes: config.mqttMaxPacketBytes,
+    connectLimits: { connectsPerSec: config.mqttMaxConnectsPerSec, maxWaitMs: config.mqttConnectWaitMs, pendingPerAddress: config.mqttMaxPendingConnectsPerAddress },
   });
   const features: Feature[] = [];
   for (const factory of [...featureFactories, certificates.feature(broker)]) {
@@ -128,8 +137,9 @@ export async function buildService(config: Config, options: ServiceOptions = {})
   if (config.allowAnonymous) log.warn('BATON_ALLOW_ANONYMOUS is on: clients without credentials may connect (outside devices/, fleet/, provisioning/)');
 
   let listening = false;
-  const ctx: ApiContext = { store, registry, tokens, presence, metrics, guard: createAuthGuard(tokens), sessions: broker.sessions, ready: () => ready() };
-  const http = await buildHttpApp(ctx, log, features.flatMap((f) => (f.routes ? [f.routes] : [])));
+  const ctx: ApiContext = { store, registry, tokens, presence, metrics, guard: createAuthGuard(tokens), sessions: broker.sessions, connections: broker, ready: () => ready() };
+  const httpTimeouts: HttpTimeouts = { ...defaultHttpTimeouts, ...options.httpTimeouts };
+  const http = await buildHttpApp(ctx, log, features.flatMap((f) => (f.routes ? [f.routes] : [])), httpTimeouts);
   const onTlsRefused = (reason: string, remoteAddress: string) => {
     metrics.authFailures.inc({ reason });
     log.debug({ reason, remoteAddress }, 'TLS client refused');
@@ -140,6 +150,8 @@ export async function buildService(config: Config, options: ServiceOptions = {})
   const https = config.httpsPort === undefined
     ? undefined
     : httpsListener((req, res) => http.routing(req, res), config.host, config.httpsPort, pki.tls);
+  // The HTTPS server is Node's, not fastify's: same timeouts (its default 300 s requestTimeout would cut slow firmware uploads).
+  if (https) applyServerTimeouts(https.server, httpTimeouts);
   const listeners: Listener[] = [mqtt, ws, mqtts, ...(https ? [https, webSocketListener(broker, https.server, 'wss', onTlsRefused, config.mqttMaxPacketBytes)] : [])];
   const ports = (): ListenPorts => ({
     mqttPort: mqtt.port(), httpPort: ws.port(), mqttsPort: mqtts.port(), ...(https ? { httpsPort: https.port() } : {}),
@@ -153,6 +165,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     config,
     log,
     store,
+    metrics,
     firstAdminToken,
     ready,
     ports,

@@ -45,7 +45,8 @@ export type CertificateRejected = z.infer<typeof certificateRejectedSchema>;
 
 /** A claim token is presented as MQTT username `claim`, password = the token. */
 export const CLAIM_USERNAME = 'claim';
-const CLAIM_CLIENT_PREFIX = 'provision-';
+/** Reserved for claim sessions: no device id starts with it, and only a claim credential may connect with it. */
+export const CLAIM_CLIENT_PREFIX = 'provision-';
 /** The client id of a device provisioning itself (with a claim token or a claim certificate). */
 export const claimClientId = (serial: string): string => `${CLAIM_CLIENT_PREFIX}${serial}`;
 /** The hardware serial in a claim client id, or undefined if it is not one. */

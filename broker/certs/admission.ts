@@ -2,7 +2,7 @@
  * Whether a provisioning template admits a registration: a pure decision, table-tested in
  * admission.unit.test.ts. The ACL has already bound the claim session to one serial's topics.
  */
-import type { RegisterRequest } from '../../device-sdk/certificates.js';
+import { CLAIM_CLIENT_PREFIX, type RegisterRequest } from '../../device-sdk/certificates.js';
 import { BatonError } from '../../device-sdk/protocol/index.js';
 import type { TemplateRecord } from './store.js';
 
@@ -22,6 +22,12 @@ export function admitRegistration(template: Admission, claim: ClaimSession, requ
   if (request.serial !== claim.serial) {
     throw new BatonError('InvalidRequest', `the serial ${request.serial} differs from the topic's ${claim.serial}`, {
       fields: { serial: 'must equal the {serial} of the topic and client id' },
+    });
+  }
+  // The serial becomes the device id, and no device id may start with the claim sessions' prefix.
+  if (request.serial.startsWith(CLAIM_CLIENT_PREFIX)) {
+    throw new BatonError('InvalidRequest', `a serial (the new device id) may not start with ${CLAIM_CLIENT_PREFIX}`, {
+      fields: { serial: `must not start with ${CLAIM_CLIENT_PREFIX}` },
     });
   }
   if (template.deviceClasses !== null && !template.deviceClasses.includes(request.deviceClass)) {

@@ -35,6 +35,11 @@ describe('admitRegistration', () => {
     expect(outcome(() => admitRegistration(strict, elsewhere, { ...request, serial: 'SN-9' }))).toBe('NotAllowed');
   });
 
+  it('refuses a serial that would make a device id starting with provision- (the claim sessions\' prefix)', () => {
+    const reserved = { template: 'factory', serial: 'provision-1' };
+    expect(outcome(() => admitRegistration(open, reserved, { ...request, serial: 'provision-1' }))).toBe('InvalidRequest');
+  });
+
   it('refuses a claim whose template is not the one looked up', () => {
     expect(outcome(() => admitRegistration({ ...open, name: 'other' }, claim, request))).toBe('Forbidden');
   });

@@ -31,9 +31,13 @@ export function createClientCredentials({ ca, store, hasher }: CredentialsDeps):
     return { ok: true, identity: { kind: 'device', deviceId: identity.deviceId, serial: identity.serial } };
   }
 
-  function checkClaim(identity: ClientIdentity & { kind: 'claim' }, record: CertificateRecord): CertificateCheck {
+  async function checkClaim(identity: ClientIdentity & { kind: 'claim' }, record: CertificateRecord): Promise<CertificateCheck> {
     if (record.kind !== 'claim' || record.template !== identity.templateName) return refused('certificate-unknown');
-    return { ok: true, identity: { kind: 'claim', template: identity.templateName, serial: identity.serial } };
+    // The claim credential this certificate is: gone with its template, or revoked with the claim.
+    const claim = await store.claims.findByCertificate(identity.serial);
+    if (!claim || claim.template !== identity.templateName) return refused('certificate-unknown');
+    if (claim.revokedAt !== null) return refused('certificate-revoked');
+    return { ok: true, identity: { kind: 'claim', template: identity.templateName, serial: identity.serial, claimId: claim.id } };
   }
 
   return {
@@ -50,9 +54,10 @@ export function createClientCredentials({ ca, store, hasher }: CredentialsDeps):
       return identity.kind === 'device' ? checkDevice(identity, record) : checkClaim(identity, record);
     },
 
-    async claimTemplate(token: string): Promise<string | undefined> {
+    async claim(token: string): Promise<{ id: string; template: string } | undefined> {
       if (token.length < 32 || token.length > 256) return undefined;
-      return (await store.claims.findByTokenHash(hasher.hash(token)))?.template;
+      const claim = await store.claims.findByTokenHash(hasher.hash(token));
+      return claim && { id: claim.id, template: claim.template };
     },
   };
 }

@@ -55,7 +55,7 @@ export function certificatesFeature({ pki, store, hasher, sessions }: Certificat
       onIssued: (source) => issued.inc({ source }),
       onRevoked: (reason) => revoked.inc({ reason }),
     });
-    const templates = createTemplateService({ ca: pki.ca, store, sites: ctx.store.sites, certificates, hasher, clock });
+    const templates = createTemplateService({ ca: pki.ca, store, sites: ctx.store.sites, certificates, hasher, sessions, clock });
     const registration = createRegistration({ ca: pki.ca, store, registry: ctx.registry, certificates, clock });
     registerCertificateInbound(ctx.router, {
       certificates, registration, publisher: ctx.publisher, log: ctx.log, onOutcome: (kind, outcome) => requests.inc({ kind, outcome }),

@@ -1,8 +1,8 @@
 /** zod schemas of the certificate and provisioning admin API (validation and OpenAPI). */
 import { z } from 'zod';
-import { TOPIC_SEGMENT_PATTERN } from '../../device-sdk/protocol/index.js';
+import { FREE_FORM_MAX_DEPTH, TOPIC_SEGMENT_PATTERN } from '../../device-sdk/protocol/index.js';
 import { crlReasons, type CrlReason } from '../../certs/index.js';
-import { siteIdSchema } from '../http/schemas.js';
+import { freeFormObject, siteIdSchema } from '../http/schemas.js';
 
 const segment = z.string().regex(TOPIC_SEGMENT_PATTERN, '1–128 characters of A-Z a-z 0-9 _ - . :');
 const hex = z.string().regex(/^[0-9a-f]+$/);
@@ -57,7 +57,7 @@ export const templateBody = z
     deviceClasses: z.array(segment).min(1).max(256).optional().describe('Device classes admitted; default any.'),
     site: siteIdSchema.optional(),
     tags: z.array(z.string().min(1).max(64)).max(64).optional(),
-    attributes: z.record(z.string(), z.unknown()).optional(),
+    attributes: freeFormObject().optional().describe(`Attributes of the devices it registers; nested at most ${FREE_FORM_MAX_DEPTH} levels deep.`),
     allowedSerials: z.array(segment).min(1).max(50_000).optional().describe('Hardware serials admitted; default any.'),
     requireApproval: z.boolean().default(false).describe('New devices stay `pending` until approved.'),
   })

@@ -80,7 +80,7 @@ export function registerCertificateInbound(router: InboundRouter, deps: Certific
 
   router.on('provisioning/register', handler('provisioning', registerRequestSchema, ({ principal }) => {
     if (principal.kind !== 'claim') return undefined;
-    const { serial, template } = principal;
-    return { topic: topics.provisioning(serial, 'register'), run: (request) => registration.register({ serial, template }, request) };
+    const { serial, template, claimId } = principal;
+    return { topic: topics.provisioning(serial, 'register'), run: (request) => registration.register({ serial, template, claimId }, request) };
   }));
 }

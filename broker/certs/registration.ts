@@ -24,8 +24,22 @@ export interface RegistrationDeps {
 
 export type Registered = Omit<RegisterAccepted, 'clientToken'>;
 
+/** A claim session as registration sees it: its serial and template, and the claim credential it logged in with. */
+export type ClaimLogin = ClaimSession & { claimId: string };
+
 export function createRegistration(deps: RegistrationDeps) {
   const { store, registry, clock } = deps;
+
+  /**
+   * The claim credential is checked again at each request, not only at CONNECT: it may have been
+   * revoked, or its template deleted (its claims with it), since the session logged in.
+   */
+  async function requireValidClaim(claim: ClaimLogin): Promise<void> {
+    const record = await store.claims.get(claim.template, claim.claimId);
+    if (!record || record.revokedAt !== null) {
+      throw new BatonError('Forbidden', 'this claim credential has been revoked or its template deleted');
+    }
+  }
 
   async function admit(claim: ClaimSession, request: RegisterRequest): Promise<TemplateRecord> {
     const template = await store.templates.get(claim.template);
@@ -61,7 +75,8 @@ export function createRegistration(deps: RegistrationDeps) {
   }
 
   return {
-    async register(claim: ClaimSession, request: RegisterRequest): Promise<Registered> {
+    async register(claim: ClaimLogin, request: RegisterRequest): Promise<Registered> {
+      await requireValidClaim(claim);
       const template = await admit(claim, request);
       await requireNewSerial(request.serial);
       const issued = await sign(request);

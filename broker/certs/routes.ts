@@ -26,7 +26,7 @@ export function certificateRoutes(certificates: CertificateService): ApiPlugin {
     }, async (_req, reply) => sendPem(reply, 'application/pkix-crl', await certificates.crl()));
 
     app.post('/devices/:id/certificates', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       schema: {
         tags: ['certificates'],
         summary: 'Issue a certificate for a CSR (`{ csr }`), or with a generated key returned once (`{ generateKey: true }`)',
@@ -40,12 +40,12 @@ export function certificateRoutes(certificates: CertificateService): ApiPlugin {
     });
 
     app.get('/devices/:id/certificates', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { tags: ['certificates'], summary: "A device's certificates, newest first", params: idParams, response: { 200: itemsOf(certificateSchema), ...errors } },
     }, async (req) => ({ items: await certificates.list(req.params.id) }));
 
     app.post('/devices/:id/certificates/:serial/revoke', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       schema: {
         tags: ['certificates'],
         summary: 'Revoke a certificate: refused at the next connect, live connections using it dropped at once',

@@ -8,12 +8,14 @@
 import { BatonError } from '../../device-sdk/protocol/index.js';
 import { normalizeSerial, type CrlReason, type FleetCa, type IssuedCertificate } from '../../certs/index.js';
 import { newSecret } from '../auth/secrets.js';
+import type { Credential } from '../mqtt/principal.js';
 import type { DeviceRepo } from '../store/types.js';
 import type { CertificateRecord, CertificateSource, CertificateStore, NewCertificate } from './store.js';
 
-/** What the broker offers to drop connections by certificate (broker.ts). */
+/** What the broker offers to drop connections by certificate, or by claim credential and template (broker.ts). */
 export interface CertificateSessions {
   disconnectCertificate(serial: string): number;
+  disconnectCredential(credential: Credential): number;
 }
 
 export interface CertificateServiceDeps {

@@ -58,6 +58,8 @@ export interface TemplateRepo {
   create(template: TemplateRecord): Promise<TemplateRecord>;
   get(name: string): Promise<TemplateRecord | undefined>;
   list(): Promise<TemplateRecord[]>;
+  /** Deletes the template and its claim credentials; false when there is no such template. */
+  delete(name: string): Promise<boolean>;
 }
 
 export type ClaimKind = 'token' | 'certificate';
@@ -72,10 +74,13 @@ export interface ClaimRecord {
 }
 
 export interface ClaimRepo {
+  /** Rejects with NotFound when the template does not exist (e.g. deleted while the claim was issued). */
   create(claim: Omit<ClaimRecord, 'revokedAt'> & { tokenHash: Buffer | null }): Promise<ClaimRecord>;
   /** The unrevoked claim whose token has this hash. */
   findByTokenHash(hash: Buffer): Promise<ClaimRecord | undefined>;
   findByCertificate(serial: string): Promise<ClaimRecord | undefined>;
+  /** The claim (revoked or not), or undefined when the template has no such claim. */
+  get(template: string, id: string): Promise<ClaimRecord | undefined>;
   list(template: string): Promise<ClaimRecord[]>;
   /** Marks it revoked (once); undefined when the template has no such claim. */
   revoke(template: string, id: string, at: Date): Promise<ClaimRecord | undefined>;

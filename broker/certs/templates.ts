@@ -7,7 +7,7 @@ import { BatonError, type JsonObject } from '../../device-sdk/protocol/index.js'
 import type { FleetCa } from '../../certs/index.js';
 import { newId, newSecret, type SecretHasher } from '../auth/secrets.js';
 import type { Store } from '../store/types.js';
-import type { CertificateService } from './service.js';
+import type { CertificateService, CertificateSessions } from './service.js';
 import type { CertificateStore, ClaimKind, ClaimRecord, TemplateRecord } from './store.js';
 
 export interface TemplateInput {
@@ -26,6 +26,8 @@ export interface TemplateServiceDeps {
   sites: Store['sites'];
   certificates: CertificateService;
   hasher: SecretHasher;
+  /** The broker: ends the claim sessions of a revoked claim or a deleted template. */
+  sessions: CertificateSessions;
   clock: () => Date;
 }
 
@@ -61,9 +63,18 @@ export function createTemplateService(deps: TemplateServiceDeps) {
     const lifetimeDays = deps.certificates.lifetimeDays;
     const issued = await deps.ca.issueClaimCertificate({ templateName: template, lifetimeDays, password: pkcs12Password });
     const recorded = await deps.certificates.record(issued, { kind: 'claim', deviceId: null, template, source: 'claim' });
-    const claim = await store.claims.create({
-      id: newId(), template, kind: 'certificate', tokenHash: null, certificateSerial: recorded.serial, createdAt: clock().toISOString(),
-    });
+    let claim: ClaimRecord;
+    try {
+      claim = await store.claims.create({
+        id: newId(), template, kind: 'certificate', tokenHash: null, certificateSerial: recorded.serial, createdAt: clock().toISOString(),
+      });
+    } catch (err) {
+      // The template was deleted while the certificate was being issued (NotFound from the store):
+      // the certificate is never handed out, and revoked so it is refused even if a template of
+      // the same name is created again.
+      await deps.certificates.revokeSerial(recorded.serial, 'privilegeWithdrawn').catch(() => undefined);
+      throw err;
+    }
     const pkcs12 = issued.pkcs12Base64 === undefined ? {} : { pkcs12: issued.pkcs12Base64, pkcs12Password };
     return { ...claim, certificate: issued.certificatePem, privateKey: issued.privateKeyPem, notAfter: recorded.notAfter, ca: deps.ca.chainPem, ...pkcs12 };
   }
@@ -98,12 +109,27 @@ export function createTemplateService(deps: TemplateServiceDeps) {
       return store.claims.list(name);
     },
 
-    /** The token stops working at the next CONNECT; a claim certificate is revoked and its sessions dropped. */
+    /** Refused from now on (a claim certificate is revoked too), and the sessions that logged in with it end at once. */
     async revokeClaim(name: string, id: string): Promise<ClaimRecord> {
       const claim = await store.claims.revoke(name, id, clock());
       if (!claim) throw new BatonError('NotFound', `template ${name} has no claim credential ${id}`);
       if (claim.certificateSerial !== null) await deps.certificates.revokeSerial(claim.certificateSerial, 'privilegeWithdrawn');
+      deps.sessions.disconnectCredential({ kind: 'claim', claimId: id });
       return claim;
+    },
+
+    /**
+     * Deletes the template with its claim credentials (claim certificates are revoked first, so
+     * they are refused even if a template of the same name is created again) and ends its claim
+     * sessions at once. Devices it provisioned are not touched.
+     */
+    async delete(name: string): Promise<void> {
+      const claims = await store.claims.list(name);
+      for (const claim of claims) {
+        if (claim.certificateSerial !== null) await deps.certificates.revokeSerial(claim.certificateSerial, 'privilegeWithdrawn');
+      }
+      if (!(await store.templates.delete(name))) throw new BatonError('NotFound', `provisioning template ${name} does not exist`);
+      deps.sessions.disconnectCredential({ kind: 'template', name });
     },
   };
 }

@@ -1,3 +1,4 @@
+import { CLAIM_CLIENT_PREFIX } from '../../device-sdk/certificates.js';
 import { BatonError, type DeviceStatus, type JsonObject } from '../../device-sdk/protocol/index.js';
 import { newSecret, type SecretHasher } from '../auth/secrets.js';
 import type { PresenceTracker } from '../presence/tracker.js';
@@ -64,6 +65,10 @@ export function createDeviceRegistry({ store, hasher, presence, clock }: Registr
 
   return {
     async create(input: NewDeviceInput): Promise<{ device: DeviceView; secret: string }> {
+      // Claim sessions connect as `provision-{serial}`: a device of such an id would share their client ids.
+      if (input.id.startsWith(CLAIM_CLIENT_PREFIX)) {
+        throw new BatonError('InvalidRequest', `device ids may not start with ${CLAIM_CLIENT_PREFIX}`, { fields: { id: `must not start with ${CLAIM_CLIENT_PREFIX}` } });
+      }
       if (input.site !== undefined && !(await store.sites.get(input.site))) {
         throw new BatonError('InvalidRequest', `site ${input.site} does not exist`, { fields: { site: 'unknown site' } });
       }
@@ -121,6 +126,11 @@ export function createDeviceRegistry({ store, hasher, presence, clock }: Registr
         throw new BatonError('NotFound', `device ${id} does not exist`);
       }
       return secret;
+    },
+
+    /** MQTT CONNECT: is this client id a registered device's (so only that device may use it)? */
+    async exists(id: string): Promise<boolean> {
+      return (await store.devices.getSecretHash(id)) !== undefined;
     },
 
     /** MQTT CONNECT: does this secret belong to this device? */

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { BatonError } from '../../device-sdk/protocol/index.js';
 import { roleAllows, type Access, type TokenService } from '../auth/tokens.js';
 import type { TokenRecord } from '../store/types.js';
@@ -9,13 +9,23 @@ declare module 'fastify' {
   }
 }
 
+const authGuardMark = Symbol('baton.authGuard');
+
+/** Whether `hook` is a guard made by createAuthGuard (app.ts refuses one outside `onRequest`). */
+export const isAuthGuard = (hook: unknown): boolean => typeof hook === 'function' && authGuardMark in hook;
+
 /**
  * `Authorization: Bearer <token>` on every /api/v1 route, and the role check for the route's
  * access level: viewer and integration read, operator writes, admin also manages tokens.
+ *
+ * Mount it as the route's `onRequest` hook (`onRequest: guard('write')`): it then runs before
+ * the body is read, parsed or validated, so a caller without a valid token gets 401, and one
+ * whose role may not use the route 403, never a schema error, and no unauthenticated body is
+ * parsed (or, for the firmware upload, written to disk). app.ts refuses a guard mounted later.
  */
 export function createAuthGuard(tokens: TokenService) {
-  return (access: Access): preHandlerAsyncHookHandler =>
-    async function requireAccess(request: FastifyRequest, _reply: FastifyReply) {
+  return (access: Access): onRequestAsyncHookHandler =>
+    Object.assign(async function requireAccess(request: FastifyRequest, _reply: FastifyReply) {
       const header = request.headers.authorization;
       const match = header?.match(/^Bearer\s+(\S+)$/i);
       if (!match) throw new BatonError('Unauthorized', 'send Authorization: Bearer <token>');
@@ -25,7 +35,7 @@ export function createAuthGuard(tokens: TokenService) {
         throw new BatonError('Forbidden', `role ${token.role} may not ${access === 'read' ? 'read' : 'change'} this resource`);
       }
       request.token = token;
-    };
+    }, { [authGuardMark]: access });
 }
 
 export type AuthGuard = ReturnType<typeof createAuthGuard>;

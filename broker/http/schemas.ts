@@ -3,12 +3,34 @@
  * OpenAPI document at /openapi.json is generated from them.
  */
 import { z } from 'zod';
-import { DEVICE_ID_PATTERN, SHADOW_NAME_PATTERN, TOPIC_SEGMENT_PATTERN, deviceStatusSchema, healthReportSchema, transportSchema } from '../../device-sdk/protocol/index.js';
+import { CLAIM_CLIENT_PREFIX } from '../../device-sdk/certificates.js';
+import {
+  DEVICE_ID_PATTERN, FREE_FORM_MAX_DEPTH, SHADOW_NAME_PATTERN, TOPIC_SEGMENT_PATTERN, deviceStatusSchema, healthReportSchema, jsonDepth, transportSchema,
+} from '../../device-sdk/protocol/index.js';
 
+/** Any JSON object, in responses (stored data is shown as it is). */
 const jsonObject = z.record(z.string(), z.unknown());
+
+/**
+ * A free-form JSON object in a request (attributes, job documents and configs): at most
+ * FREE_FORM_MAX_DEPTH levels deep, else refused with `TooDeep`. The issue's `params.batonCode`
+ * names the problem code (broker/http/problem.ts). Bodies nested far deeper never get here: the
+ * JSON parser refuses them first (broker/http/json-body.ts). The depth is measured iteratively;
+ * zod does not recurse into `unknown`.
+ */
+export const freeFormObject = (maxDepth: number = FREE_FORM_MAX_DEPTH) =>
+  z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+    if (jsonDepth(value) > maxDepth) {
+      ctx.addIssue({ code: 'custom', message: `nests deeper than ${maxDepth} levels`, params: { batonCode: 'TooDeep' } });
+    }
+  }).describe(`Any JSON object, nested at most ${maxDepth} levels deep.`);
 const tag = z.string().min(1).max(64);
 
 export const deviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, 'device ids are 1–128 characters of A-Z a-z 0-9 _ - . :');
+/** A new device's id: `provision-…` is reserved for the client ids of claim sessions. */
+const newDeviceIdSchema = deviceIdSchema.refine((id) => !id.startsWith(CLAIM_CLIENT_PREFIX), {
+  message: `device ids may not start with ${CLAIM_CLIENT_PREFIX} (reserved for provisioning)`,
+});
 export const siteIdSchema = z.string().regex(TOPIC_SEGMENT_PATTERN, 'site ids are 1–128 characters of A-Z a-z 0-9 _ - . :');
 const deviceClassSchema = z.string().regex(TOPIC_SEGMENT_PATTERN, 'device classes are 1–128 characters of A-Z a-z 0-9 _ - . :');
 
@@ -26,11 +48,11 @@ export const problemSchema = z
 
 export const createDeviceBody = z
   .object({
-    id: deviceIdSchema,
+    id: newDeviceIdSchema,
     deviceClass: deviceClassSchema.optional(),
     site: siteIdSchema.optional(),
     tags: z.array(tag).max(64).optional(),
-    attributes: jsonObject.optional(),
+    attributes: freeFormObject().optional(),
   })
   .strict();
 
@@ -39,7 +61,7 @@ export const patchDeviceBody = z
     deviceClass: deviceClassSchema.nullable().optional(),
     site: siteIdSchema.nullable().optional(),
     tags: z.array(tag).max(64).optional(),
-    attributes: jsonObject.optional(),
+    attributes: freeFormObject().optional(),
   })
   .strict();
 

@@ -8,8 +8,8 @@ import { z } from 'zod';
 import {
   EXECUTION_STATUSES, JOB_STATUSES, JOB_TYPES, executionStatusSchema, jobIdSchema, jobStatusSchema, progressSchema,
 } from '../../device-sdk/protocol/jobs.js';
-import { TOPIC_SEGMENT_PATTERN, deviceStatusSchema } from '../../device-sdk/protocol/index.js';
-import { deviceIdSchema, siteIdSchema } from '../http/schemas.js';
+import { FREE_FORM_MAX_DEPTH, TOPIC_SEGMENT_PATTERN, deviceStatusSchema } from '../../device-sdk/protocol/index.js';
+import { deviceIdSchema, freeFormObject, siteIdSchema } from '../http/schemas.js';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const tag = z.string().min(1).max(64);
@@ -77,8 +77,8 @@ export const createJobBody = z.strictObject({
   id: jobIdSchema.refine((id) => !RESERVED_JOB_IDS.includes(id), 'this id is reserved').optional(),
   type: z.enum(JOB_TYPES),
   firmwareId: z.string().regex(TOPIC_SEGMENT_PATTERN).optional().describe('firmware jobs'),
-  config: jsonObject.optional().describe('config jobs: delivered signed for each device'),
-  document: jsonObject.optional().describe('custom jobs'),
+  config: freeFormObject().optional().describe(`config jobs: delivered signed for each device; nested at most ${FREE_FORM_MAX_DEPTH} levels deep`),
+  document: freeFormObject().optional().describe(`custom jobs; nested at most ${FREE_FORM_MAX_DEPTH} levels deep`),
   targets: targetsSchema,
   continuous: z.boolean().optional().describe('Also pick up devices that match later.'),
   timeouts: z.strictObject({ inProgressS: z.int().min(1).max(7 * 86_400).optional() }).optional(),

@@ -12,7 +12,7 @@ import { BatonError } from '../../device-sdk/protocol/errors.js';
 import {
   describeRequestSchema, jobsGetRequestSchema, reconcileRequestSchema, startNextRequestSchema, updateRequestSchema, type JobRejected,
 } from '../../device-sdk/protocol/jobs.js';
-import { parseJsonObject } from '../../device-sdk/protocol/json.js';
+import { FREE_FORM_MAX_DEPTH, jsonDepth, parseJsonObject } from '../../device-sdk/protocol/json.js';
 import { issueFields } from '../../device-sdk/protocol/validation.js';
 import { topics } from '../../device-sdk/protocol/topics.js';
 import type { InboundHandler, InboundRouter } from '../mqtt/inbound.js';
@@ -36,9 +36,13 @@ export interface JobsInboundDeps {
 /** Parses a request; a failure keeps the request's clientToken (if any) so the rejection can echo it. */
 function parseRequest<T>(schema: z.ZodType<T>, payload: Buffer): T {
   const raw = payload.length === 0 ? {} : parseJsonObject(payload, MAX_JOB_REQUEST_BYTES);
+  const clientToken = typeof raw['clientToken'] === 'string' ? raw['clientToken'].slice(0, 64) : undefined;
+  // Before zod, whose z.json() recurses: statusDetails (one level down) is the only free-form field.
+  if (jsonDepth(raw) > FREE_FORM_MAX_DEPTH + 1) {
+    throw new BatonError('TooDeep', `statusDetails may nest at most ${FREE_FORM_MAX_DEPTH} levels`, { clientToken });
+  }
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
-  const clientToken = typeof raw['clientToken'] === 'string' ? raw['clientToken'].slice(0, 64) : undefined;
   throw new BatonError('InvalidRequest', 'the request does not match its schema', { fields: issueFields(result.error), clientToken });
 }
 

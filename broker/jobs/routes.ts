@@ -22,7 +22,7 @@ export function jobRoutes(jobs: JobService): ApiPlugin {
     const app = plain.withTypeProvider<ZodTypeProvider>();
 
     app.post('/jobs', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       schema: {
         tags,
         summary: 'Create a firmware, config or custom job for the devices its targets match (`?dryRun=true`: its rollout forecast instead)',
@@ -37,7 +37,7 @@ export function jobRoutes(jobs: JobService): ApiPlugin {
     });
 
     app.get('/jobs', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { tags, summary: 'List jobs, oldest first, by status, type or firmware', querystring: listJobsQuery, response: { 200: pageSchema(jobSchema), ...errors } },
     }, async (req) => {
       const { cursor, ...filter } = req.query;
@@ -45,12 +45,12 @@ export function jobRoutes(jobs: JobService): ApiPlugin {
     });
 
     app.get('/jobs/:id', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { tags, summary: 'A job: definition, status, executions per status, incompatible devices, bytes delivered, pacing', params: jobParams, response: { 200: jobDetailSchema, ...errors } },
     }, async (req) => toJobDetailView(await jobs.detail(req.params.id)));
 
     app.get('/jobs/:id/executions', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { tags, summary: "A job's executions in queue order, optionally of one status", params: jobParams, querystring: listExecutionsQuery, response: { 200: pageSchema(executionSchema), ...errors } },
     }, async (req) => {
       const { cursor, ...filter } = req.query;
@@ -60,7 +60,7 @@ export function jobRoutes(jobs: JobService): ApiPlugin {
     });
 
     app.get('/devices/:id/jobs', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { tags, summary: "A device's job executions in queue order", params: idParams, querystring: listExecutionsQuery, response: { 200: pageSchema(executionSchema), ...errors } },
     }, async (req) => {
       const { cursor, ...filter } = req.query;
@@ -68,17 +68,17 @@ export function jobRoutes(jobs: JobService): ApiPlugin {
     });
 
     app.post('/jobs/:id/cancel', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       schema: { tags, summary: 'Cancel: queued executions now, in-progress ones too with force', params: jobParams, body: cancelBody, response: { 200: jobSchema, ...errors } },
     }, async (req) => toJobView(await jobs.cancel(req.params.id, req.body)));
 
     app.post('/jobs/:id/pause', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       schema: { tags, summary: 'Stop admitting devices; what was admitted may still run', params: jobParams, response: { 200: jobSchema, ...errors } },
     }, async (req) => toJobView(await jobs.pause(req.params.id)));
 
     app.post('/jobs/:id/resume', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       schema: { tags, summary: 'Admit devices again', params: jobParams, response: { 200: jobSchema, ...errors } },
     }, async (req) => toJobView(await jobs.resume(req.params.id)));
   };

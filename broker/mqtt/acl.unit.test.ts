@@ -5,7 +5,7 @@ import type { Principal } from './principal.js';
 const a: Principal = { kind: 'device', deviceId: 'dev-a' };
 const integration: Principal = { kind: 'integration', tokenId: 't1' };
 const anonymous: Principal = { kind: 'anonymous' };
-const claim: Principal = { kind: 'claim', serial: 'SN1', template: 'factory' };
+const claim: Principal = { kind: 'claim', serial: 'SN1', template: 'factory', claimId: 'c1' };
 
 describe('canPublish', () => {
   it.each([

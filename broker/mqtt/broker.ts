@@ -4,6 +4,7 @@
  * services behind the InboundRouter.
  */
 import type { X509Certificate } from 'node:crypto';
+import { finished } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type Connection, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import { BatonError, filterMatches, isBatonError, parseTopic, topics, type Transport } from '../../device-sdk/protocol/index.js';
@@ -13,8 +14,14 @@ import type { SessionHooks, SessionStore, StoredPacket, StoredSubscription } fro
 import { canPublish, canReceive, canSubscribe, keepsRetained } from './acl.js';
 import type { Authenticator } from './authenticate.js';
 import type { InboundRouter } from './inbound.js';
-import type { ConnectionInfo, Principal } from './principal.js';
+import { credentialKey, type ConnectionInfo, type Credential, type Principal } from './principal.js';
+import { CredentialIndex } from './credential-index.js';
 import { guardPacketSize } from './packet-size-guard.js';
+import { watchBrokerErrors } from './broker-errors.js';
+import { guardClientTable } from './client-table.js';
+import { ConnectLimiter, type ConnectLimits } from './connect-limiter.js';
+import { forgetPassword, rememberConnectEnd } from './connect-secrets.js';
+import { DeviceConnections } from './device-connections.js';
 import { createPublisher, type Publisher } from './publisher.js';
 
 export interface MqttBrokerDeps {
@@ -32,6 +39,8 @@ export interface MqttBrokerDeps {
   maxSubscriptions: number;
   /** Largest MQTT packet accepted (BATON_MQTT_MAX_PACKET_BYTES); checked from the fixed header. */
   maxPacketBytes: number;
+  /** Connection-storm limits (connect-limiter.ts); unlimited when absent. */
+  connectLimits?: ConnectLimits;
 }
 
 export interface MqttBroker {
@@ -43,6 +52,8 @@ export interface MqttBroker {
   info(client: Client): ConnectionInfo | undefined;
   /** Closes every connection that logged in with the client certificate of this serial; returns how many. */
   disconnectCertificate(serial: string): number;
+  /** Closes every connection that logged in with this credential (token, secret, certificate, claim, template); returns how many. */
+  disconnectCredential(credential: Credential): number;
   close(): Promise<void>;
 }
 
@@ -59,13 +70,16 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   const clients = new WeakMap<Client, ConnectionInfo>();
   const emptyClientIds = new WeakSet<Client>();
   const clientLogs = new WeakMap<Client, Logger>();
-  /** The current connection of each device, and the ones a newer connection took over [MQTT-3.1.4-2]. */
-  const deviceClients = new Map<string, Client>();
-  const takenOver = new WeakSet<Client>();
+  /** Which connection each device's presence follows, across takeovers [MQTT-3.1.4-2]. */
+  const deviceConnections = new DeviceConnections<Client, Parameters<PresenceTracker['connected']>[0]>(deps.presence);
+  const connectLimiter = new ConnectLimiter<Connection>(deps.connectLimits ?? { connectsPerSec: 0, pendingPerAddress: 0 });
+  /** Every open transport stream, so shutdown also ends those aedes has not registered (no CONNECT yet). */
+  const openStreams = new Set<Connection>();
+  /** CONNECTs past BATON_MQTT_MAX_CONNECTS_PER_SEC, refused with CONNACK 3 at authentication. */
+  const overRate = new WeakSet<Client>();
   const kicked = new WeakSet<Client>();
-  /** Connections logged in with a client certificate, by its serial, so a revocation can drop them. */
-  const certificateSerials = new WeakMap<Client, string>();
-  const clientsByCertificate = new Map<string, Set<Client>>();
+  /** Connections by the credentials they logged in with, so a revocation can drop them. */
+  const credentialIndex = new CredentialIndex<Client>((client) => kick(client));
   /** Payloads of messages a handler consumed or rejected: never forwarded to subscribers. */
   const notForwarded = new WeakSet<Buffer>();
   /** Subscription objects authorizeSubscribe granted: only these are stored in a session. */
@@ -83,6 +97,8 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   });
   const aedes = await Aedes.createBroker({ drainTimeout: 30_000, persistence: sessions as never });
   const publisher = createPublisher(aedes);
+  const clientTable = guardClientTable(aedes);
+  watchBrokerErrors(aedes, log, metrics.brokerErrors);
   /** aedes' own table of registered connections by client id (not in its typings). */
   const liveClients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
   const clientLog = (client: Client) => clientLogs.get(client) ?? log;
@@ -90,22 +106,34 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   aedes.preConnect = (client, packet, callback) => {
     // aedes replaces an empty client id with a generated one; remember it for [MQTT-3.1.3-8].
     if (!packet.clientId) emptyClientIds.add(client);
-    callback(null, true);
+    rememberConnectEnd(client);
+    const wait = connectLimiter.reserve();
+    if (wait === undefined) overRate.add(client);
+    if (!wait) return callback(null, true);
+    setTimeout(() => callback(client.closed ? new Error('closed while waiting for its connect slot') : null, true), wait);
   };
 
   aedes.authenticate = (client, username, password, done) => {
     const stream = streams.get(client.conn) ?? { transport: 'tcp' as const, remoteAddress: 'unknown' };
+    // Authentication needs only this string: the password's bytes are zeroed now (connect-secrets.ts).
+    const secret = password?.toString();
+    forgetPassword(client, password);
+    if (overRate.has(client)) return refuseBusy(client, stream.remoteAddress, done);
+    const attempt = credentialIndex.attempt();
     deps
       .authenticate({
         clientId: client.id,
         emptyClientId: emptyClientIds.has(client),
         clean: client.clean,
         username,
-        password: password?.toString(),
+        password: secret,
         transport: stream.transport,
         peerCertificate: stream.peerCertificate,
       })
-      .then((result) => {
+      .then((decided) => {
+        const keys = decided.ok ? decided.credentials.map(credentialKey) : [];
+        // A credential revoked while this authentication read the store is refused like one revoked before.
+        const result = attempt.revokedSince(keys) ? { ok: false as const, returnCode: 5, reason: 'credential-revoked' } : decided;
         if (!result.ok) {
           metrics.authFailures.inc({ reason: result.reason });
           log.info({ clientId: client.id, remoteAddress: stream.remoteAddress, reason: result.reason }, 'connect refused');
@@ -113,11 +141,10 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
           err.returnCode = result.returnCode;
           return done(err, false);
         }
-        if (result.principal.kind === 'device') {
-          const previous = deviceClients.get(result.principal.deviceId);
-          if (previous && previous !== client) takenOver.add(previous);
-        }
-        if (result.certificateSerial !== undefined) certificateSerials.set(client, result.certificateSerial);
+        if (result.principal.kind === 'device') deviceConnections.authenticated(result.principal.deviceId, client);
+        connectLimiter.settle(client.conn);
+        credentialIndex.add(client, keys);
+        finished(client.conn, () => credentialIndex.remove(client));
         clients.set(client, { principal: result.principal, transport: stream.transport, remoteAddress: stream.remoteAddress, connectedAt: deps.clock() });
         clientLogs.set(client, log.child({ clientId: client.id, principal: result.principal.kind, transport: stream.transport }));
         done(null, true);
@@ -127,8 +154,18 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
         const e = new Error('server unavailable') as AuthenticateError;
         e.returnCode = 3;
         done(e, false);
-      });
+      })
+      .finally(() => attempt.end());
   };
+
+  /** Past BATON_MQTT_MAX_CONNECTS_PER_SEC: CONNACK 3 before any authentication work; devices back off and retry. */
+  function refuseBusy(client: Client, remoteAddress: string, done: (err: AuthenticateError | null, ok: boolean) => void): void {
+    metrics.connectsThrottled.inc({ reason: 'rate' });
+    log.debug({ clientId: client.id, remoteAddress }, 'connect refused: connect rate limit');
+    const err = new Error('server busy: connect rate limit') as AuthenticateError;
+    err.returnCode = 3;
+    done(err, false);
+  }
 
   aedes.authorizePublish = (client, packet, callback) => {
     const info = client ? clients.get(client) : undefined;
@@ -251,51 +288,39 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
   };
 
   aedes.on('client', (client) => {
-    trackCertificate(client, 'add');
+    credentialIndex.registered(client);
     if (!client.clean) sessions.connected(client);
     const info = clients.get(client);
     if (info?.principal.kind !== 'device') return;
     const deviceId = info.principal.deviceId;
-    deviceClients.set(deviceId, client);
-    deps.presence.connected({ deviceId, transport: info.transport, remoteAddress: info.remoteAddress, disconnect: () => kick(client) });
+    const session = { deviceId, transport: info.transport, remoteAddress: info.remoteAddress, disconnect: () => kick(client) };
+    if (!deviceConnections.registered(deviceId, client, session)) return;
     metrics.connects.inc({ transport: info.transport, kind: 'device' });
     metrics.connectedDevices.set(deps.presence.size);
     deps.onPresence(deviceId, info, 'connected');
   });
 
   aedes.on('clientDisconnect', (client) => {
-    trackCertificate(client, 'delete');
+    credentialIndex.remove(client);
     // Expiry counts from here, unless a newer connection with the same id already took over.
     if (!client.clean && !liveClients[client.id]) sessions.disconnected(client.id, deps.clock());
     const info = clients.get(client);
     if (info?.principal.kind !== 'device') return;
     const deviceId = info.principal.deviceId;
     const reason = disconnectReason(client);
-    // A taken-over connection closes after its successor authenticated but before it registered:
-    // the device stays present, and only the durable log records the takeover.
-    if (deviceClients.get(deviceId) === client && !takenOver.has(client)) {
-      deviceClients.delete(deviceId);
-      deps.presence.disconnected(deviceId, reason);
-    }
+    // While a successor that authenticated is on its way (a takeover), the device stays present
+    // and only the durable log records this disconnect; see device-connections.ts.
+    deviceConnections.disconnected(client, reason);
     metrics.connectedDevices.set(deps.presence.size);
     deps.onPresence(deviceId, info, 'disconnected', reason);
   });
 
   function disconnectReason(client: Client): string {
     if (shuttingDown) return 'server-shutdown';
-    if (takenOver.has(client)) return 'taken-over';
+    if (clientTable.tookOver(client)) return 'taken-over';
     if (kicked.has(client)) return 'kicked';
     if ((client as unknown as { _disconnected: boolean })._disconnected) return 'client-disconnect';
     return 'connection-lost';
-  }
-
-  function trackCertificate(client: Client, op: 'add' | 'delete'): void {
-    const serial = certificateSerials.get(client);
-    if (serial === undefined) return;
-    const set = clientsByCertificate.get(serial) ?? new Set<Client>();
-    set[op](client);
-    if (set.size > 0) clientsByCertificate.set(serial, set);
-    else clientsByCertificate.delete(serial);
   }
 
   function kick(client: Client): void {
@@ -311,22 +336,36 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
     publisher,
     sessions,
     handle(stream, transport, remoteAddress, extra) {
+      if (!connectLimiter.accept(stream, remoteAddress)) {
+        metrics.connectsThrottled.inc({ reason: 'pending-per-address' });
+        log.debug({ remoteAddress, transport }, 'connection closed: too many unauthenticated connections from this address');
+        stream.destroy();
+        return;
+      }
       streams.set(stream, { transport, remoteAddress, ...extra });
       const client = aedes.handle(stream);
+      openStreams.add(stream);
+      stream.once('close', () => {
+        openStreams.delete(stream);
+        connectLimiter.settle(stream);
+        deviceConnections.closed(client);
+        metrics.connectedDevices.set(deps.presence.size);
+      });
       guardPacketSize(client, deps.maxPacketBytes, (announcedBytes) => {
         metrics.oversizePackets.inc();
         log.info({ remoteAddress, transport, announcedBytes, limit: deps.maxPacketBytes }, 'packet too large; connection closed');
       });
     },
     info: (client) => clients.get(client),
-    disconnectCertificate(serial) {
-      const connected = [...(clientsByCertificate.get(serial) ?? [])];
-      for (const client of connected) kick(client);
-      return connected.length;
-    },
+    disconnectCertificate: (serial) => credentialIndex.drop(credentialKey({ kind: 'certificate', serial })),
+    disconnectCredential: (credential) => credentialIndex.drop(credentialKey(credential)),
     close() {
       shuttingDown = true;
-      return new Promise((resolve) => aedes.close(() => resolve()));
+      return new Promise((resolve) =>
+        aedes.close(() => {
+          for (const stream of openStreams) stream.destroy();
+          resolve();
+        }));
     },
   };
 }

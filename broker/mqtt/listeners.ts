@@ -22,6 +22,16 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/**
+ * Connections the kernel may hold accepted but not yet taken by the event loop (Node's default is
+ * 511; Linux caps it at net.core.somaxconn, 4096 by default). When a fleet reconnects at once, a
+ * full queue drops handshakes and the devices wait out TCP retransmits or a 30 s CONNACK timeout;
+ * in bench/storm.ts (10,000 devices dropped at once, no connect cap) 511 left 1,400–1,900 of them
+ * waiting out the 30 s timeout and took 35–40 s to get everyone back; 4096: none in 5 of 6 runs,
+ * everyone back in 9–17 s (docs/BENCHMARKS.md, "Reconnect storm").
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** A listener around any `net.Server`-like server (plain TCP, or TLS from certs/). */
 export function serverListener(name: string, server: Server, host: string, port: number): Listener {
   return {
@@ -29,7 +39,7 @@ export function serverListener(name: string, server: Server, host: string, port:
     listen: () =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });

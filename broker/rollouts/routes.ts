@@ -50,7 +50,7 @@ export function rolloutRoutes(d: RolloutRoutesDeps): ApiPlugin {
     const app = plain.withTypeProvider<ZodTypeProvider>();
 
     app.get('/jobs/:id/devices/:deviceId', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'Why a device has not updated under this job (not-targeted, incompatible, waiting-for-wave, outside-window, waiting-for-bandwidth, offline-since, deferred-by-device, aborted, notified)',
@@ -70,7 +70,7 @@ export function rolloutRoutes(d: RolloutRoutesDeps): ApiPlugin {
     });
 
     app.get('/sites/:id/windows', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { tags, summary: "A site's own maintenance windows (its devices' firmware moves only inside them)", params: z.object({ id: siteIdSchema }), response: { 200: windowsSchema, ...errors } },
     }, async (req) => {
       if (!(await d.sites.get(req.params.id))) throw new BatonError('NotFound', `site ${req.params.id} does not exist`);
@@ -79,7 +79,7 @@ export function rolloutRoutes(d: RolloutRoutesDeps): ApiPlugin {
     });
 
     app.put('/sites/:id/windows', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       schema: {
         tags,
         summary: "Sets a site's maintenance windows (cron start + duration, in the window's, else the site's, time zone); null clears them. Rollouts created afterwards use them.",

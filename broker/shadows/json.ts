@@ -30,21 +30,8 @@ export function canonicalJson(value: JsonValue): string {
   return `{${entries.join(',')}}`;
 }
 
-/**
- * Nesting depth: a scalar is 0, `{}`/`[]` of scalars is 1. Iterative, so a hostile payload nested
- * 100 000 deep is measured (and then rejected) without exhausting the call stack.
- */
-export function jsonDepth(value: unknown): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const [node, depth] = item;
-    if (typeof node !== 'object' || node === null) continue;
-    max = Math.max(max, depth + 1);
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return max;
-}
+/** Nesting depth (iterative); shared with the rest of the API's free-form JSON. */
+export { jsonDepth } from '../../device-sdk/protocol/json.js';
 
 /**
  * Whether any object anywhere has an own `__proto__` key. JSON.parse creates such keys, but zod

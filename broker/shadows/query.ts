@@ -17,7 +17,8 @@ import { BatonError } from '../../device-sdk/protocol/errors.js';
 import type { JsonObject, JsonValue } from '../../device-sdk/protocol/shadow.js';
 import { computeDeltaUnder } from './delta.js';
 import type { StoredShadow } from './stored.js';
-import { canonicalJson, isJsonObject, pickKeys } from './json.js';
+import { MAX_BODY_DEPTH } from '../http/json-body.js';
+import { canonicalJson, isJsonObject, jsonDepth, pickKeys } from './json.js';
 
 export type LeafSide = 'desired' | 'reported' | 'delta';
 
@@ -80,6 +81,8 @@ const invalid = (message: string) => new BatonError('InvalidRequest', message);
 /**
  * A value compares as JSON: `3` is the number, `true` the boolean, `"3"` the string; text that is
  * not JSON (`1.2.0`) is the string itself. Objects and null are refused: no leaf ever holds one.
+ * An array nested deeper than any request body may be is refused with `TooDeep` before
+ * canonicalJson (recursive) sees it.
  */
 export function parseQueryValue(text: string): JsonValue {
   let value: JsonValue;
@@ -89,6 +92,7 @@ export function parseQueryValue(text: string): JsonValue {
     return text;
   }
   if (value === null || isJsonObject(value)) throw invalid(`query value ${text} is not a leaf value`);
+  if (jsonDepth(value) > MAX_BODY_DEPTH) throw new BatonError('TooDeep', `a query value may nest at most ${MAX_BODY_DEPTH} levels`);
   return value;
 }
 

@@ -40,14 +40,16 @@ export function shadowRoutes({ shadows, limits, historyVersions }: { shadows: Sh
     const app = plain.withTypeProvider<ZodTypeProvider>();
 
     app.get('/devices/:id/shadow', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { tags, summary: 'A shadow document, with its delta', params: idParams, querystring: shadowNameQuery, response: { 200: shadowDocumentSchema, ...errors } },
     }, async (req) => shadows.get(keyOf(req)));
 
     app.patch('/devices/:id/shadow', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       preValidation: depthGuard(limits),
       bodyLimit: limits.maxRequestBytes,
+      // The JSON parser's own nesting cap must not refuse what BATON_SHADOW_MAX_DEPTH allows.
+      config: { maxBodyDepth: limits.maxDepth + 2 },
       schema: {
         tags,
         summary: 'Change desired state (a JSON merge patch); answers the document after the change',
@@ -61,7 +63,7 @@ export function shadowRoutes({ shadows, limits, historyVersions }: { shadows: Sh
     });
 
     app.delete('/devices/:id/shadow', {
-      preHandler: guard('write'),
+      onRequest: guard('write'),
       schema: {
         tags, summary: 'Delete a shadow; its version counter is kept', params: idParams, querystring: shadowNameQuery,
         response: { 200: shadowDeleteAcceptedSchema, ...errors },
@@ -69,7 +71,7 @@ export function shadowRoutes({ shadows, limits, historyVersions }: { shadows: Sh
     }, async (req) => (await shadows.delete(keyOf(req), 'operator')).accepted);
 
     app.get('/devices/:id/shadow/history', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags, summary: `The last versions of a shadow, newest first (${historyVersions} kept)`, params: idParams, querystring: historyQuery,
         response: { 200: z.object({ items: z.array(historyEntrySchema) }), ...errors },
@@ -80,7 +82,7 @@ export function shadowRoutes({ shadows, limits, historyVersions }: { shadows: Sh
     });
 
     app.get('/devices/:id/shadows', {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { tags, summary: "A device's live shadows: the classic one (name null) and named ones", params: idParams, response: { 200: shadowListSchema, ...errors } },
     }, async (req) => {
       await registry.get(req.params.id);

@@ -14,6 +14,7 @@ export const errorCatalogue = {
   TooDeep: { http: 400, description: 'The JSON document nests deeper than allowed.' },
   Unauthorized: { http: 401, description: 'Missing or invalid credentials.' },
   Forbidden: { http: 403, description: 'The credentials do not allow this operation.' },
+  RequestTimeout: { http: 408, description: 'The request (headers and body) did not arrive in time; the connection is closed.' },
   NotFound: { http: 404, description: 'The resource does not exist.' },
   Conflict: { http: 409, description: 'The resource already exists or is in a conflicting state.' },
   VersionConflict: { http: 409, description: 'The expected version differs from the current one.' },

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { verifyCompactJws } from '../firmware/jws.js';
 import type { TrustedKey } from '../firmware/manifest.js';
 import { BatonError, errorCodes, type ErrorCode } from './errors.js';
+import { FREE_FORM_MAX_DEPTH, jsonDepth } from './json.js';
 import { DEVICE_ID_PATTERN, TOPIC_SEGMENT_PATTERN } from './topics.js';
 
 // --- statuses ---------------------------------------------------------------------------------
@@ -44,10 +45,20 @@ const jsonObject = z.record(z.string(), z.json());
 const clientToken = z.string().min(1).max(64);
 const isoTime = z.string();
 
-/** A small JSON object the device (or the service) explains the execution with; ≤ 1 KiB as compact JSON. */
-export const statusDetailsSchema = jsonObject.refine((v) => Buffer.byteLength(JSON.stringify(v)) <= STATUS_DETAILS_MAX_BYTES, {
-  message: `statusDetails must be at most ${STATUS_DETAILS_MAX_BYTES} bytes of JSON`,
-});
+/**
+ * A small JSON object the device (or the service) explains the execution with; ≤ 1 KiB as compact
+ * JSON, nested at most FREE_FORM_MAX_DEPTH levels (deeper: `TooDeep`, checked by the broker before
+ * this schema recurses).
+ */
+export const statusDetailsSchema = jsonObject
+  .refine((v) => jsonDepth(v) <= FREE_FORM_MAX_DEPTH, {
+    message: `statusDetails may nest at most ${FREE_FORM_MAX_DEPTH} levels`,
+    params: { batonCode: 'TooDeep' },
+    abort: true,
+  })
+  .refine((v) => Buffer.byteLength(JSON.stringify(v)) <= STATUS_DETAILS_MAX_BYTES, {
+    message: `statusDetails must be at most ${STATUS_DETAILS_MAX_BYTES} bytes of JSON`,
+  });
 export type StatusDetails = z.infer<typeof statusDetailsSchema>;
 
 /** Progress of the work, e.g. of a firmware download: any of bytes, total and percent. */

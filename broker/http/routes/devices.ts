@@ -10,10 +10,10 @@ import {
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema, 409: problemSchema };
 
 export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
-  const { registry, guard, store, presence, sessions } = ctx;
+  const { registry, guard, store, presence, sessions, connections } = ctx;
 
   app.post('/devices', {
-    preHandler: guard('write'),
+    onRequest: guard('write'),
     schema: { tags: ['devices'], summary: 'Register a device; its secret is returned once', body: createDeviceBody, response: { 201: deviceWithSecretSchema, ...errors } },
   }, async (req, reply) => {
     const { device, secret } = await registry.create({ ...req.body, attributes: req.body.attributes as JsonObject | undefined });
@@ -21,7 +21,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) 
   });
 
   app.get('/devices', {
-    preHandler: guard('read'),
+    onRequest: guard('read'),
     schema: { tags: ['devices'], summary: 'List devices with filters and cursor pagination', querystring: listDevicesQuery, response: { 200: pageOf(deviceSchema), ...errors } },
   }, async (req) => {
     const { tag, deviceClass, site, status, certExpiresWithinDays, limit, cursor, shadow, ...shadowConditions } = req.query;
@@ -29,7 +29,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) 
   });
 
   app.get('/devices/:id', {
-    preHandler: guard('read'),
+    onRequest: guard('read'),
     schema: { tags: ['devices'], summary: 'A device with status, last connection and latest health', params: idParams, response: { 200: deviceDetailSchema, ...errors } },
   }, async (req) => {
     const device = await registry.get(req.params.id);
@@ -40,12 +40,12 @@ export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) 
   });
 
   app.patch('/devices/:id', {
-    preHandler: guard('write'),
+    onRequest: guard('write'),
     schema: { tags: ['devices'], summary: 'Change tags, attributes, site or device class', params: idParams, body: patchDeviceBody, response: { 200: deviceSchema, ...errors } },
   }, async (req) => registry.update(req.params.id, { ...req.body, attributes: req.body.attributes as JsonObject | undefined }));
 
   app.delete('/devices/:id', {
-    preHandler: guard('write'),
+    onRequest: guard('write'),
     schema: { tags: ['devices'], summary: 'Delete a device, disconnect it and invalidate its credentials', params: idParams, response: { 204: z.null(), ...errors } },
   }, async (req, reply) => {
     await registry.delete(req.params.id);
@@ -55,7 +55,15 @@ export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) 
   });
 
   app.post('/devices/:id/secret', {
-    preHandler: guard('write'),
-    schema: { tags: ['devices'], summary: 'Rotate the device secret; the new one is returned once', params: idParams, response: { 200: z.object({ secret: z.string() }), ...errors } },
-  }, async (req) => ({ secret: await registry.rotateSecret(req.params.id) }));
+    onRequest: guard('write'),
+    schema: {
+      tags: ['devices'],
+      summary: 'Rotate the device secret; the new one is returned once, and connections that logged in with the old one are closed (certificate logins stay)',
+      params: idParams, response: { 200: z.object({ secret: z.string() }), ...errors },
+    },
+  }, async (req) => {
+    const secret = await registry.rotateSecret(req.params.id);
+    connections.disconnectCredential({ kind: 'secret', deviceId: req.params.id });
+    return { secret };
+  });
 };

@@ -4,7 +4,7 @@ import { fleetSummarySchema, problemSchema } from '../schemas.js';
 
 export const fleetRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { store, presence, guard }) => {
   app.get('/fleet/summary', {
-    preHandler: guard('read'),
+    onRequest: guard('read'),
     schema: {
       tags: ['fleet'],
       summary: 'Device counts by status, device class, firmware version and site',

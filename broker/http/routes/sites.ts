@@ -11,7 +11,7 @@ export const siteRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { store
   const now = () => new Date();
 
   app.post('/sites', {
-    preHandler: guard('write'),
+    onRequest: guard('write'),
     schema: { tags: ['sites'], summary: 'Create a site', body: siteBody, response: { 201: siteSchema, ...errors } },
   }, async (req, reply) => {
     const { id, uplinkBytesPerSec, description, timeZone } = req.body;
@@ -20,12 +20,12 @@ export const siteRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { store
   });
 
   app.get('/sites', {
-    preHandler: guard('read'),
+    onRequest: guard('read'),
     schema: { tags: ['sites'], summary: 'List sites', response: { 200: z.object({ items: z.array(siteSchema) }), ...errors } },
   }, async () => ({ items: await store.sites.list() }));
 
   app.get('/sites/:id', {
-    preHandler: guard('read'),
+    onRequest: guard('read'),
     schema: { tags: ['sites'], summary: 'A site', params: idParams, response: { 200: siteSchema, ...errors } },
   }, async (req) => {
     const site = await store.sites.get(req.params.id);
@@ -34,7 +34,7 @@ export const siteRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { store
   });
 
   app.patch('/sites/:id', {
-    preHandler: guard('write'),
+    onRequest: guard('write'),
     schema: { tags: ['sites'], summary: 'Change a site', params: idParams, body: patchSiteBody, response: { 200: siteSchema, ...errors } },
   }, async (req) => {
     const site = await store.sites.update(req.params.id, req.body, now());

@@ -7,7 +7,7 @@ const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404
 
 export const telemetryRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { store, registry, guard }) => {
   app.get('/devices/:id/telemetry', {
-    preHandler: guard('read'),
+    onRequest: guard('read'),
     schema: {
       tags: ['telemetry'],
       summary: 'Stored telemetry, newest first; `from`/`to` take ISO 8601 or epoch ms',
@@ -26,7 +26,7 @@ export const telemetryRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { 
   });
 
   app.get('/devices/:id/health', {
-    preHandler: guard('read'),
+    onRequest: guard('read'),
     schema: {
       tags: ['telemetry'],
       summary: 'Health report history, newest first',

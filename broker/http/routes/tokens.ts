@@ -6,9 +6,9 @@ import { createTokenBody, idParams, problemSchema, tokenSchema } from '../schema
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 
 /** API tokens: admin only. */
-export const tokenRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { tokens, guard }) => {
+export const tokenRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { tokens, guard, connections }) => {
   app.post('/tokens', {
-    preHandler: guard('admin'),
+    onRequest: guard('admin'),
     schema: { tags: ['tokens'], summary: 'Create an API token; the secret is returned once', body: createTokenBody, response: { 201: tokenSchema.extend({ token: z.string() }), ...errors } },
   }, async (req, reply) => {
     const { token, secret } = await tokens.create(req.body.name, req.body.role);
@@ -16,15 +16,16 @@ export const tokenRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, { toke
   });
 
   app.get('/tokens', {
-    preHandler: guard('admin'),
+    onRequest: guard('admin'),
     schema: { tags: ['tokens'], summary: 'List API tokens (never their secrets)', response: { 200: z.object({ items: z.array(tokenSchema) }), ...errors } },
   }, async () => ({ items: await tokens.list() }));
 
   app.delete('/tokens/:id', {
-    preHandler: guard('admin'),
-    schema: { tags: ['tokens'], summary: 'Revoke an API token', params: idParams, response: { 204: z.null(), ...errors } },
+    onRequest: guard('admin'),
+    schema: { tags: ['tokens'], summary: 'Revoke an API token; MQTT sessions that logged in with it are closed at once', params: idParams, response: { 204: z.null(), ...errors } },
   }, async (req, reply) => {
     await tokens.delete(req.params.id);
+    connections.disconnectCredential({ kind: 'token', tokenId: req.params.id });
     return reply.code(204).send(null);
   });
 };

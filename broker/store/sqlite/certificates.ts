@@ -132,6 +132,10 @@ function createTemplateRepo(db: Database): TemplateRepo {
     async list() {
       return db.prepare<[], TemplateRow>('SELECT * FROM provisioning_templates ORDER BY name').all().map(toTemplate);
     },
+    async delete(name) {
+      // Its claims go with it (ON DELETE CASCADE); the serials it registered stay registered.
+      return db.prepare('DELETE FROM provisioning_templates WHERE name = ?').run(name).changes > 0;
+    },
   };
 }
 
@@ -160,9 +164,17 @@ function createClaimRepo(db: Database): ClaimRepo {
   const one = (row: ClaimRow | undefined) => (row ? toClaim(row) : undefined);
   return {
     async create(c) {
-      db.prepare(
-        'INSERT INTO provisioning_claims (id, template, kind, token_hash, certificate_serial, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      ).run(c.id, c.template, c.kind, c.tokenHash, c.certificateSerial, c.createdAt);
+      // The template may be deleted while a claim is being issued (a claim certificate is signed
+      // asynchronously between the route's existence check and this insert): the insert then fails
+      // its foreign key, which is the API's NotFound, not a 500.
+      try {
+        db.prepare(
+          'INSERT INTO provisioning_claims (id, template, kind, token_hash, certificate_serial, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(c.id, c.template, c.kind, c.tokenHash, c.certificateSerial, c.createdAt);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw err;
+        throw new BatonError('NotFound', `provisioning template ${c.template} does not exist`);
+      }
       return toClaim(byId.get(c.template, c.id)!);
     },
     async findByTokenHash(hash) {
@@ -172,6 +184,9 @@ function createClaimRepo(db: Database): ClaimRepo {
     },
     async findByCertificate(serial) {
       return one(db.prepare<[string], ClaimRow>(`SELECT ${claimColumns} FROM provisioning_claims WHERE certificate_serial = ?`).get(serial));
+    },
+    async get(template, id) {
+      return one(byId.get(template, id));
     },
     async list(template) {
       return db.prepare<[string], ClaimRow>(`SELECT ${claimColumns} FROM provisioning_claims WHERE template = ? ORDER BY created_at, id`)
