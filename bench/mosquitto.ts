@@ -64,13 +64,7 @@ function writeConfig(dir: string, port: number, devices: Array<{ id: string; sec
     `password_file ${passwords}`,
     `acl_file ${acl}`,
     'persistence false',
-    'set_tcp_nodelay true', // as Baton's listener does
-    'connection_messages false',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    // As root, mosquitto would switch to the `mosquitto` user, who cannot read our 0700 temp dir.
-    ...(process.getuid?.() === 0 ? ['user root'] : []),
+    ...commonLines(),
   ];
   writeFileSync(config, `${lines.join('\n')}\n`);
   return config;
@@ -112,12 +106,7 @@ export async function startMosquittoPersistent(binary: string, dir: string): Pro
     'allow_anonymous true',
     'persistence true',
     `persistence_location ${dir}/`,
-    'set_tcp_nodelay true',
-    'connection_messages false',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    ...(process.getuid?.() === 0 ? ['user root'] : []),
+    ...commonLines(),
   ];
   writeFileSync(config, `${lines.join('\n')}\n`);
   return spawnMosquitto(binary, config, port, 60_000);
@@ -148,4 +137,17 @@ export function mosquittoVersion(binary: string): string {
 
 function fail(message: string): never {
   throw new Error(message);
+}
+
+/** What every Mosquitto of the bench runs with, besides its listener, auth and persistence. */
+function commonLines(): string[] {
+  return [
+    'set_tcp_nodelay true', // as Baton's listener does
+    'connection_messages false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    // As root, mosquitto would switch to the `mosquitto` user, who cannot read our 0700 temp dir.
+    ...(process.getuid?.() === 0 ? ['user root'] : []),
+  ];
 }

@@ -12,6 +12,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { nextDelay, type BackoffOptions } from '../device-sdk/backoff.js';
+import { frame, str } from '../test/helpers/raw-mqtt.js';
 
 export interface StormDevice {
   id: string;
@@ -28,23 +29,9 @@ export interface StormCounters {
   connacks: number;
 }
 
-const str = (s: string): Buffer => {
-  const b = Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-};
-
 function connectPacket(id: string, secret: string): Buffer {
   // Protocol "MQTT" level 4; flags: username, password, clean session 0; keepalive 0 (no PINGREQs to send).
-  const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc0, 0, 0]), str(id), str(id), str(secret)]);
-  const length: number[] = [];
-  let n = body.length;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    length.push(byte);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x10, ...length]), body]);
+  return frame(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0xc0, 0, 0]), str(id), str(id), str(secret)]));
 }
 
 export const sourceAddress = (index: number, perAddress: number): string => {

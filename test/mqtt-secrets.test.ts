@@ -1,20 +1,10 @@
 import { connect, type Socket } from 'node:net';
-import { Aedes, type Client } from 'aedes';
+import type { Aedes, Client } from 'aedes';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connectPacket, frame, str } from './helpers/raw-mqtt.js';
+import { captureAedes } from './helpers/aedes.js';
 import { eventually, startBaton, type TestBaton } from './helpers/service.js';
 
-/** The aedes instance of the service a test builds (the service does not expose it). */
-function captureAedes(): Aedes[] {
-  const created: Aedes[] = [];
-  const original = Aedes.createBroker.bind(Aedes);
-  vi.spyOn(Aedes, 'createBroker').mockImplementation(async (opts) => {
-    const aedes = await original(opts);
-    created.push(aedes);
-    return aedes;
-  });
-  return created;
-}
 
 afterEach(() => {
   vi.restoreAllMocks();

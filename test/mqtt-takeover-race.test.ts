@@ -6,12 +6,13 @@
  * test closes sockets.
  */
 import { connect, type Socket } from 'node:net';
-import { Aedes, type Client } from 'aedes';
+import type { Aedes, Client } from 'aedes';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Authenticator } from '../broker/mqtt/authenticate.js';
 import { connectPacket } from './helpers/raw-mqtt.js';
 import { eventually, startBaton, whenClosed, type TestBaton } from './helpers/service.js';
+import { captureAedes } from './helpers/aedes.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -27,13 +28,7 @@ interface Harness {
 }
 
 async function setUp(): Promise<Harness> {
-  const created: Aedes[] = [];
-  const original = Aedes.createBroker.bind(Aedes);
-  vi.spyOn(Aedes, 'createBroker').mockImplementation(async (opts) => {
-    const aedes = await original(opts);
-    created.push(aedes);
-    return aedes;
-  });
+  const created = captureAedes();
   let hold: { entered: () => void; released: Promise<() => void> } | undefined;
   const wrapAuthenticator = (authenticate: Authenticator): Authenticator => async (req) => {
     const result = await authenticate(req);
