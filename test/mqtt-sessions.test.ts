@@ -121,6 +121,21 @@ describe('persistent sessions survive the broker', () => {
   });
 });
 
+describe('sessions and device registration', () => {
+  it('does not hand a device the session another principal left under its id before it was registered', async () => {
+    const baton = await startBaton({ allowAnonymous: true });
+    const squatter = await connectSession(baton.mqttUrl, 'late-dev');
+    await squatter.client.subscribeAsync('lab/#', { qos: 1 });
+    await squatter.client.endAsync();
+    const device = await baton.createDevice('late-dev');
+    const { body } = await baton.api('GET', '/api/v1/devices/late-dev');
+    expect(body.session.persistent).toBe(false);
+    const session = await connectSession(baton.mqttUrl, 'late-dev', { username: 'late-dev', password: device.secret });
+    expect(session.sessionPresent).toBe(false);
+    await session.client.endAsync();
+  });
+});
+
 describe('the reconnect race', () => {
   it('never disconnects a session that reconnects 200 times while QoS 1 messages are published to it, and loses none', async () => {
     const baton = await startBaton({ allowAnonymous: true });

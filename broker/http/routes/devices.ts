@@ -17,6 +17,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) 
     schema: { tags: ['devices'], summary: 'Register a device; its secret is returned once', body: createDeviceBody, response: { 201: deviceWithSecretSchema, ...errors } },
   }, async (req, reply) => {
     const { device, secret } = await registry.create({ ...req.body, attributes: req.body.attributes as JsonObject | undefined });
+    // A session another principal left under this client id (before the id was a device's) is not the device's.
+    await sessions.forget(device.id);
     return reply.code(201).send({ ...device, secret });
   });
 
