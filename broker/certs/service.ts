@@ -12,9 +12,8 @@ import type { Credential } from '../mqtt/principal.js';
 import type { DeviceRepo } from '../store/types.js';
 import type { CertificateRecord, CertificateSource, CertificateStore, NewCertificate } from './store.js';
 
-/** What the broker offers to drop connections by certificate, or by claim credential and template (broker.ts). */
+/** What the broker offers to drop connections by certificate, claim credential or template (broker.ts). */
 export interface CertificateSessions {
-  disconnectCertificate(serial: string): number;
   disconnectCredential(credential: Credential): number;
 }
 
@@ -126,7 +125,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     const revoked = await store.certificates.revoke(serial, clock(), reason);
     if (!revoked) throw new BatonError('NotFound', `no certificate ${serial}`);
     if (before?.revokedAt === null) deps.onRevoked?.(reason);
-    deps.sessions.disconnectCertificate(serial);
+    deps.sessions.disconnectCredential({ kind: 'certificate', serial });
     return revoked;
   }
 }

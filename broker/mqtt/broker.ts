@@ -50,8 +50,6 @@ export interface MqttBroker {
   /** Hands a new transport stream (TCP socket, TLS socket, WebSocket duplex) to the broker. */
   handle(stream: Connection, transport: Transport, remoteAddress: string, extra?: { peerCertificate?: X509Certificate }): void;
   info(client: Client): ConnectionInfo | undefined;
-  /** Closes every connection that logged in with the client certificate of this serial; returns how many. */
-  disconnectCertificate(serial: string): number;
   /** Closes every connection that logged in with this credential (token, secret, certificate, claim, template); returns how many. */
   disconnectCredential(credential: Credential): number;
   close(): Promise<void>;
@@ -357,7 +355,6 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
       });
     },
     info: (client) => clients.get(client),
-    disconnectCertificate: (serial) => credentialIndex.drop(credentialKey({ kind: 'certificate', serial })),
     disconnectCredential: (credential) => credentialIndex.drop(credentialKey(credential)),
     close() {
       shuttingDown = true;

@@ -20,7 +20,7 @@ import { ADMIN_TOKEN } from '../helpers/service.js';
 import { RawConn } from './mqtt-conn.js';
 import { LANES, batch as batchArb, describePacket, encodePacket, packetsOf, type Action, type AuthAction, type Batch, type EncodeContext, type UnauthAction } from './mqtt-packets.js';
 import { log, replayHint, type FuzzSettings } from './settings.js';
-import { startTarget, type Target } from './target.js';
+import { type Target, withTarget } from './target.js';
 
 export interface MqttFinding {
   kind: string;
@@ -148,15 +148,7 @@ async function storedTelemetry(target: Target): Promise<unknown[]> {
 
 const hex = (b: Buffer, max = 512) => b.subarray(0, max).toString('hex') + (b.length > max ? `…(+${b.length - max} bytes)` : '');
 
-export async function runMqttCampaign(settings: FuzzSettings): Promise<MqttResult> {
-  const target = await startTarget();
-  try {
-    return await mqttCampaign(target, settings);
-  } finally {
-    await target.stop(); // whatever happened, the child broker does not outlive the run
-    target.remove();
-  }
-}
+export const runMqttCampaign = (settings: FuzzSettings): Promise<MqttResult> => withTarget((target) => mqttCampaign(target, settings));
 
 async function mqttCampaign(target: Target, settings: FuzzSettings): Promise<MqttResult> {
   const started = Date.now();

@@ -18,7 +18,7 @@ import { ADMIN_TOKEN } from '../helpers/service.js';
 import { fromValue, toText, type J } from './hostile.js';
 import { batchArb, operations, renderBody, renderPath, type OpenApiDoc, type Operation, type Refs, type RestRequest } from './rest-requests.js';
 import { log, replayHint, type FuzzSettings } from './settings.js';
-import { startTarget, type Target } from './target.js';
+import { type Target, withTarget } from './target.js';
 
 export interface Sent {
   method: string;
@@ -309,15 +309,7 @@ async function reduce(port: number, agent: Agent, s: Sent, kind: string, budget 
   return current;
 }
 
-export async function runRestCampaign(settings: FuzzSettings): Promise<RestResult> {
-  const target = await startTarget();
-  try {
-    return await restCampaign(target, settings);
-  } finally {
-    await target.stop(); // whatever happened, the child broker does not outlive the run
-    target.remove();
-  }
-}
+export const runRestCampaign = (settings: FuzzSettings): Promise<RestResult> => withTarget((target) => restCampaign(target, settings));
 
 async function restCampaign(target: Target, settings: FuzzSettings): Promise<RestResult> {
   const started = Date.now();

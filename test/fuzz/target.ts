@@ -94,3 +94,14 @@ export async function startTarget(env: Record<string, string> = {}): Promise<Tar
     remove: () => rmSync(dataDir, { recursive: true, force: true }),
   };
 }
+
+/** Runs a campaign against a fresh child broker, which never outlives the run, whatever happens. */
+export async function withTarget<T>(campaign: (target: Target) => Promise<T>): Promise<T> {
+  const target = await startTarget();
+  try {
+    return await campaign(target);
+  } finally {
+    await target.stop();
+    target.remove();
+  }
+}
