@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import type { TrustedKey } from '../device-sdk/firmware/manifest.js';
-import { RolloutScheduler } from '../firmware-updates/rollouts/scheduler.js';
+import { RolloutScheduler } from '../rollouts/scheduler.js';
 import { adminApi, type AdminApi } from '../simulator/api.js';
 import { Fleet, planFleet, provisionFleet, type FleetSpec, type SiteSpec } from '../simulator/fleet.js';
 import { rolloutJob, uploadImage } from '../simulator/rollout.js';

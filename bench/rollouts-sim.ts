@@ -5,11 +5,11 @@
  * Images are 4 MiB in 32 KiB blocks so a run takes seconds: only the ratios of download times to
  * latencies matter, and those are kept realistic (a download takes 5 s to minutes).
  */
-import { forecast } from '../firmware-updates/rollouts/forecast.js';
-import { RolloutScheduler } from '../firmware-updates/rollouts/scheduler.js';
-import { makeFleet, type Fleet } from '../firmware-updates/rollouts/sim-fleet.js';
-import { simulate, type SimOptions, type SimReport } from '../firmware-updates/rollouts/simulate.js';
-import { planWaves } from '../firmware-updates/rollouts/waves.js';
+import { forecast } from '../rollouts/forecast.js';
+import { RolloutScheduler } from '../rollouts/scheduler.js';
+import { makeFleet, type Fleet } from '../simulator/discrete/sim-fleet.js';
+import { simulate, type SimOptions, type SimReport } from '../simulator/discrete/simulate.js';
+import { planWaves } from '../rollouts/waves.js';
 
 const START = Date.parse('2025-03-03T00:00:00Z');
 const MiB = 1 << 20;

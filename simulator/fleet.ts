@@ -3,7 +3,7 @@
  * registered through the admin API, and run as `SimulatedDevice`s in this process, each with its
  * own MQTT connection.
  */
-import { seededRandom, shuffle } from '../firmware-updates/rollouts/random.js';
+import { seededRandom, shuffle } from '../rollouts/random.js';
 import type { AdminApi } from './api.js';
 import { FAILURE_MODES, SimulatedDevice, type FailureMode, type SimDeviceSpec, type SimEnvironment } from './device.js';
 

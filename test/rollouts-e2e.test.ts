@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { planWaves } from '../firmware-updates/rollouts/waves.js';
+import { planWaves } from '../rollouts/waves.js';
 import { adminApi } from '../simulator/api.js';
 import { Fleet, planFleet, provisionFleet, type FleetSpec } from '../simulator/fleet.js';
 import { rolloutJob, uploadImage } from '../simulator/rollout.js';

@@ -5,8 +5,8 @@
  * their uplinks, zones and windows, the firmware's size and the service's egress cap.
  */
 import type { JsonObject } from '../../device-sdk/protocol/json.js';
-import type { RolloutTarget, SchedulerConfig } from '../../firmware-updates/rollouts/config.js';
-import { isTimeZone, siteSettingsSchema, windowSchema, type SiteSettings, type WindowSettings } from '../../firmware-updates/rollouts/settings.js';
+import type { RolloutTarget, SchedulerConfig } from '../../rollouts/config.js';
+import { isTimeZone, siteSettingsSchema, windowSchema, type SiteSettings, type WindowSettings } from '../../rollouts/settings.js';
 import type { JobDefinition, JobRecord } from '../jobs/model.js';
 import type { RolloutSiteRow, RolloutTargetRow } from '../store/sqlite/rollouts.js';
 

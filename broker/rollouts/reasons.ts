@@ -12,8 +12,8 @@
  * - IN_PROGRESS: none while it runs; `offline-since`, `deferred-by-device` or `outside-window` while stuck.
  */
 import { isTerminal, type ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
-import { explain, type NotUpdatedReason } from '../../firmware-updates/rollouts/explain.js';
-import type { RolloutScheduler } from '../../firmware-updates/rollouts/scheduler.js';
+import { explain, type NotUpdatedReason } from '../../rollouts/explain.js';
+import type { RolloutScheduler } from '../../rollouts/scheduler.js';
 
 export const REASONS = [
   'not-targeted', 'incompatible', 'waiting-for-wave', 'outside-window', 'waiting-for-bandwidth', 'offline-since', 'deferred-by-device', 'aborted', 'notified',

@@ -13,11 +13,11 @@
 import type { Logger } from 'pino';
 import { isTerminal, type ExecutionStatus, type StatusDetails } from '../../device-sdk/protocol/jobs.js';
 import { topics } from '../../device-sdk/protocol/topics.js';
-import { resolveConfig, type SchedulerConfig } from '../../firmware-updates/rollouts/config.js';
-import { forecast } from '../../firmware-updates/rollouts/forecast.js';
-import { kbpsToBytesPerSec } from '../../firmware-updates/rollouts/rates.js';
-import { RolloutScheduler, type RolloutEvent } from '../../firmware-updates/rollouts/scheduler.js';
-import type { StopCause } from '../../firmware-updates/rollouts/state.js';
+import { resolveConfig, type SchedulerConfig } from '../../rollouts/config.js';
+import { forecast } from '../../rollouts/forecast.js';
+import { kbpsToBytesPerSec } from '../../rollouts/rates.js';
+import { RolloutScheduler, type RolloutEvent } from '../../rollouts/scheduler.js';
+import type { StopCause } from '../../rollouts/state.js';
 import type { AdmissionInput, AdmissionPolicy, ExecutionReason, RolloutForecast, RolloutHooks } from '../jobs/admission.js';
 import type { ExecutionRecord, JobDefinition, JobRecord } from '../jobs/model.js';
 import { isJobTerminal } from '../jobs/rollup.js';

@@ -13,7 +13,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BatonError } from '../../device-sdk/protocol/errors.js';
 import { executionStatusSchema } from '../../device-sdk/protocol/jobs.js';
-import { windowSchema } from '../../firmware-updates/rollouts/settings.js';
+import { windowSchema } from '../../rollouts/settings.js';
 import type { ApiPlugin } from '../http/app.js';
 import { deviceIdSchema, problemSchema, siteIdSchema } from '../http/schemas.js';
 import type { ExecutionRecord, JobRecord } from '../jobs/model.js';

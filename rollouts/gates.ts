@@ -3,7 +3,7 @@
  * abort criteria (AWS IoT Jobs' `abortConfig`), and health gating over the soak period.
  * The scheduler calls them after every status change, so a crossing is seen at the event itself.
  */
-import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
+import type { ExecutionStatus } from '../device-sdk/protocol/jobs.js';
 import type { AbortCriterion } from './settings.js';
 
 /** Statuses that say how the firmware fared. CANCELED and REMOVED say nothing about it, so they count nowhere. */

@@ -7,10 +7,10 @@
  * also checks that contract. Runs 10,000 devices in seconds; used by tests and the bench.
  */
 import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
-import { budgetOf, siteOf, type SchedulerConfig } from './config.js';
-import { lowerBoundS } from './forecast.js';
-import { RolloutPacing } from './pacing.js';
-import { RolloutScheduler, type Decision, type RolloutEvent, type StatusChange } from './scheduler.js';
+import { budgetOf, siteOf, type SchedulerConfig } from '../../rollouts/config.js';
+import { lowerBoundS } from '../../rollouts/forecast.js';
+import { RolloutPacing } from '../../rollouts/pacing.js';
+import { RolloutScheduler, type Decision, type RolloutEvent, type StatusChange } from '../../rollouts/scheduler.js';
 import { SimBlockServer, type BlockEvent } from './sim-blocks.js';
 import { SimClock } from './sim-clock.js';
 import { deviceRun, SimDevices, type DeviceEvent, type DeviceRun } from './sim-devices.js';

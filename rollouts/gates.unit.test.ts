@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
+import type { ExecutionStatus } from '../device-sdk/protocol/jobs.js';
 import { crossedCriterion, defaultHealthTolerance, healthRegressions, noOutcomes, summarizeHealth, waveVerdict, type OutcomeCounts } from './gates.js';
 import type { AbortCriterion } from './settings.js';
 

@@ -4,9 +4,9 @@
  * service's buckets all allow it (`RolloutPacing`) and the device's window is open; it arrives after
  * its size ÷ the device's real link. Requests wait per site in arrival order.
  */
-import type { RolloutPacing } from './pacing.js';
+import type { RolloutPacing } from '../../rollouts/pacing.js';
 import type { EnvelopeMeter, SiteMeter } from './sim-report.js';
-import type { MaintenanceWindows } from './windows.js';
+import type { MaintenanceWindows } from '../../rollouts/windows.js';
 
 /** A downloading device as the block server sees it. */
 export interface BlockClient {

@@ -4,7 +4,7 @@
  * block is taken from all three or from none. The block server and the simulator build the same
  * buckets from here, on their own clocks.
  */
-import { PacingLimiter, TokenBucket, type Clock } from '../token-bucket.js';
+import { PacingLimiter, TokenBucket, type Clock } from '../firmware-updates/token-bucket.js';
 import { siteBudget } from './admission.js';
 import { kbpsToBytesPerSec } from './rates.js';
 import type { SiteSettings } from './settings.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forecast } from './forecast.js';
+import { forecast } from '../../rollouts/forecast.js';
 import { makeFleet, type FleetSpec } from './sim-fleet.js';
 import { simulate } from './simulate.js';
 import type { SimOptions } from './sim-types.js';

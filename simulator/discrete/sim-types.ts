@@ -3,10 +3,10 @@
  * returns (the figures of merit of issue 7's benchmark).
  */
 import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
-import type { SchedulerConfig } from './config.js';
-import type { RolloutEvent } from './progression.js';
-import type { WindowSettings } from './settings.js';
-import type { Phase, StopCause } from './state.js';
+import type { SchedulerConfig } from '../../rollouts/config.js';
+import type { RolloutEvent } from '../../rollouts/progression.js';
+import type { WindowSettings } from '../../rollouts/settings.js';
+import type { Phase, StopCause } from '../../rollouts/state.js';
 
 export interface SimDevice {
   id: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
+import type { ExecutionStatus } from '../device-sdk/protocol/jobs.js';
 import type { RolloutTarget, SchedulerConfig } from './config.js';
 import { RolloutScheduler, type Decision } from './scheduler.js';
 

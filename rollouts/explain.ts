@@ -3,7 +3,7 @@
  * state at `now`. The reasons are checked in the order an operator would fix them: a device of a
  * later wave that is also offline is `waiting-for-wave`, because plugging it in would not help yet.
  */
-import { isTerminal } from '../../device-sdk/protocol/jobs.js';
+import { isTerminal } from '../device-sdk/protocol/jobs.js';
 import type { RolloutScheduler } from './scheduler.js';
 
 export type NotUpdatedReason =

@@ -3,7 +3,7 @@
  * site's throughput, and decides which waiting devices to admit so every site's budget is filled
  * (see `admission.ts` for the rule, `rates.ts` for the estimates).
  */
-import { isTerminal } from '../../device-sdk/protocol/jobs.js';
+import { isTerminal } from '../device-sdk/protocol/jobs.js';
 import { addDownload, byUrgency, emptyLoad, exhausted, fillSite, notificationsLeft, wantsMore, type DownloadView, type SiteLoad } from './admission.js';
 import { budgetOf, priorOf, siteOf, type ResolvedConfig } from './config.js';
 import type { RolloutQueues } from './queues.js';

@@ -2,7 +2,7 @@
  * A simulated clock and its event queue: a binary min-heap ordered by time, then by insertion, so
  * events at the same instant run in the order they were scheduled and a run is reproducible.
  */
-import type { Clock } from '../token-bucket.js';
+import type { Clock } from '../../firmware-updates/token-bucket.js';
 
 interface Entry<E> {
   at: number;

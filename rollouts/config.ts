@@ -3,7 +3,7 @@
  * checked against a schema, then frozen), so the rest of the code never re-checks or re-defaults.
  */
 import type { z } from 'zod';
-import { BatonError } from '../../device-sdk/protocol/errors.js';
+import { BatonError } from '../device-sdk/protocol/errors.js';
 import { siteBudget } from './admission.js';
 import { defaultHealthTolerance, type HealthTolerance } from './gates.js';
 import { priorRate } from './rates.js';

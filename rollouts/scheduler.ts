@@ -4,8 +4,8 @@
  * decisions (devices to notify, executions to cancel, rollout events). No timers, no I/O: the same
  * object runs in the broker, in the simulator and in tests, and its state is plain JSON.
  */
-import { isTerminal, type ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
-import { BatonError } from '../../device-sdk/protocol/errors.js';
+import { isTerminal, type ExecutionStatus } from '../device-sdk/protocol/jobs.js';
+import { BatonError } from '../device-sdk/protocol/errors.js';
 import { Budgets } from './budgets.js';
 import { priorOf, resolveConfig, siteOf, type ResolvedConfig, type SchedulerConfig } from './config.js';
 import { isOutcome, type HealthEvent } from './gates.js';

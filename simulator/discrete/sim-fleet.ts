@@ -4,8 +4,8 @@
  * devices that do not report their link, devices that overstate it, a share that fails, a share
  * that drops offline mid-download.
  */
-import { seededRandom } from './random.js';
-import type { SiteSettings } from './settings.js';
+import { seededRandom } from '../../rollouts/random.js';
+import type { SiteSettings } from '../../rollouts/settings.js';
 import type { SimDevice } from './sim-types.js';
 
 export interface FleetSpec {

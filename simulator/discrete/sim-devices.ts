@@ -4,7 +4,7 @@
  * halfway and come back later, resuming where they were.
  */
 import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
-import type { RolloutScheduler } from './scheduler.js';
+import type { RolloutScheduler } from '../../rollouts/scheduler.js';
 import type { BlockClient, SimBlockServer } from './sim-blocks.js';
 import type { SiteMeter } from './sim-report.js';
 import type { SimDevice, SimOptions } from './sim-types.js';

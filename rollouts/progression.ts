@@ -4,7 +4,7 @@
  * next wave is released. Called after every status change and every tick, so a gate is decided at
  * the event that settles it and nothing of the next wave is admitted before.
  */
-import { isTerminal } from '../../device-sdk/protocol/jobs.js';
+import { isTerminal } from '../device-sdk/protocol/jobs.js';
 import type { ResolvedConfig } from './config.js';
 import { crossedCriterion, healthRegressions, summarizeHealth, waveVerdict, type HealthCounts } from './gates.js';
 import type { RolloutQueues } from './queues.js';

@@ -3,7 +3,7 @@
  * never stored and can never disagree with it): per site, the released devices waiting for
  * admission and the downloads holding budget; per wave, how many executions have finished.
  */
-import { isTerminal, type ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
+import { isTerminal, type ExecutionStatus } from '../device-sdk/protocol/jobs.js';
 import type { RolloutState } from './state.js';
 
 export interface QueueDeps {

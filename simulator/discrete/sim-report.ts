@@ -4,9 +4,9 @@
  * site had devices pending, and the envelope check on every 1 s window.
  */
 import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
-import type { RolloutEvent } from './progression.js';
+import type { RolloutEvent } from '../../rollouts/progression.js';
 import type { SimReport, SiteFigures } from './sim-types.js';
-import type { Phase, StopCause } from './state.js';
+import type { Phase, StopCause } from '../../rollouts/state.js';
 
 /**
  * Checks a bucket's grants against its envelope as they happen: in every window of `windowMs`

@@ -5,7 +5,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { TOPIC_SEGMENT_PATTERN } from '../../device-sdk/protocol/topics.js';
+import { TOPIC_SEGMENT_PATTERN } from '../device-sdk/protocol/topics.js';
 
 const percent = z.number().gt(0).max(100);
 

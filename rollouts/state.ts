@@ -4,8 +4,8 @@
  * Everything else the scheduler keeps (per-site queues, counters) is rebuilt from it on restore.
  */
 import { z } from 'zod';
-import { executionStatusSchema, type ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
-import { BatonError } from '../../device-sdk/protocol/errors.js';
+import { executionStatusSchema, type ExecutionStatus } from '../device-sdk/protocol/jobs.js';
+import { BatonError } from '../device-sdk/protocol/errors.js';
 import { noOutcomes, OUTCOMES, type HealthCounts, type HealthRegression, type Outcome, type OutcomeCounts } from './gates.js';
 import type { AbortCriterion } from './settings.js';
 
