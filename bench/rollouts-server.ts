@@ -11,15 +11,13 @@
  * so the parent can compare them with its own); `{ cmd: 'stop' }` closes and exits.
  */
 import { parseConfig } from '../broker/config.js';
-import { rolloutsOf } from '../broker/rollouts/bridge.js';
 import { buildService } from '../broker/service.js';
 
 async function main(): Promise<void> {
   const config = parseConfig(JSON.parse(process.argv[2] ?? '{}'));
   const service = await buildService(config);
   const { mqttPort, httpPort } = await service.listen();
-  const rollouts = rolloutsOf(service.store);
-  if (!rollouts) throw new Error('the rollouts are not registered');
+  const { rollouts } = service;
   const sites = new Map<string, string>();
   const siteOf = (deviceId: string): string => {
     let site = sites.get(deviceId);

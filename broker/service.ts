@@ -31,12 +31,11 @@ import { shadowsFeature } from './shadows/feature.js';
 import { firmwareFeature } from './firmware/feature.js';
 import { jobsFeature } from './jobs/feature.js';
 import { jobsFirmwareHooks } from './jobs/firmware.js';
+import type { Rollouts } from './rollouts/rollouts.js';
+import { createRollouts } from './rollouts/wiring.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createTelemetryIngest } from './telemetry/ingest.js';
-import type { Feature, FeatureFactory } from './feature.js';
-
-/** Features, in start order (a later one may depend on an earlier one's tables). */
-const featureFactories: FeatureFactory[] = [shadowsFeature, firmwareFeature(jobsFirmwareHooks), jobsFeature];
+import type { Feature, FeatureContext, FeatureFactory } from './feature.js';
 
 export interface ServiceOptions {
   /** Injected for tests; defaults to the system clock. */
@@ -63,6 +62,8 @@ export interface BatonService {
   store: ReturnType<typeof openSqliteStore>;
   /** Its metrics (the entry point counts unhandled rejections in them). */
   metrics: Metrics;
+  /** The staged rollouts (benchmarks watch the firmware bytes they are told of). */
+  rollouts: Rollouts;
   /** The generated first admin token, on first start only (unless BATON_ADMIN_TOKEN set it). */
   firstAdminToken: string | undefined;
   listen(): Promise<ListenPorts>;
@@ -96,9 +97,10 @@ export async function buildService(config: Config, options: ServiceOptions = {})
   const firstAdminToken = await tokens.ensureFirstAdmin(config.adminToken);
 
   const router = new InboundRouter();
+  const health = createHealthIngest({ store, maxBytes: config.telemetryMaxBytes, clock: now });
   registerFoundationInbound(router, {
     telemetry: createTelemetryIngest({ store, maxBytes: config.telemetryMaxBytes, clock: now }),
-    health: createHealthIngest({ store, maxBytes: config.telemetryMaxBytes, clock: now }),
+    health,
     presence,
   });
 
@@ -122,10 +124,14 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     maxPacketBytes: config.mqttMaxPacketBytes,
     connectLimits: { connectsPerSec: config.mqttMaxConnectsPerSec, maxWaitMs: config.mqttConnectWaitMs, pendingPerAddress: config.mqttMaxPendingConnectsPerAddress },
   });
+  const featureCtx: FeatureContext = { config, store, registry, tokens, presence, router, publisher: broker.publisher, metrics, log, clock };
+  // The staged rollouts come first: the firmware feature's hooks (delivered bytes, windows, link
+  // rates) and the jobs feature (admission, execution changes) are given the same object.
+  const rollouts = createRollouts(featureCtx, health);
+  /** Features, in start order (a later one may depend on an earlier one's tables). */
+  const featureFactories: FeatureFactory[] = [shadowsFeature, firmwareFeature(jobsFirmwareHooks(rollouts)), jobsFeature(rollouts), certificates.feature(broker)];
   const features: Feature[] = [];
-  for (const factory of [...featureFactories, certificates.feature(broker)]) {
-    features.push(await factory({ config, store, registry, tokens, presence, router, publisher: broker.publisher, metrics, log, clock }));
-  }
+  for (const factory of featureFactories) features.push(await factory(featureCtx));
   presence.on('event', (e) => {
     if (e.event === 'connected') {
       for (const f of features) {
@@ -166,6 +172,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     log,
     store,
     metrics,
+    rollouts,
     firstAdminToken,
     ready,
     ports,

@@ -54,7 +54,13 @@ export function crossedCriterion(counts: OutcomeCounts, criteria: readonly Abort
 
 // --- health gating ------------------------------------------------------------------------------
 
-/** A health event as the presence tracker and reconcile step see it (the input shape). */
+/**
+ * A health event, as the broker sees it (broker/rollouts/presence.ts): `reconnect` and `stale`
+ * from presence; `reboot` for every boot a device's health reports show (a crash loop is many)
+ * and for an updated device found back on the old version when it reconciles. `at` is when it
+ * happened (a boot is dated from the device's uptime), so a boot before the soak, such as the
+ * one that installed the update, is not counted.
+ */
 export type HealthEventKind = 'reconnect' | 'reboot' | 'stale';
 export interface HealthEvent {
   deviceId: string;

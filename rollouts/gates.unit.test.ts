@@ -49,6 +49,8 @@ describe('health gating', () => {
     ['within the tolerance', devices(10, 1.4, 0, 0), devices(10, 1, 0, 0), []],
     ['more reconnects', devices(10, 2, 0, 0), devices(10, 1, 0, 0), [{ metric: 'reconnectsPerDevice', updated: 2, baseline: 1 }]],
     ['more reboots', devices(10, 0, 1, 0), devices(10, 0, 0, 0), [{ metric: 'rebootsPerDevice', updated: 1, baseline: 0 }]],
+    ['one reboot in ten updated devices is within the tolerance', [...devices(9, 0, 0, 0), ...devices(1, 0, 1, 0)], devices(10, 0, 0, 0), []],
+    ['one updated device in a crash loop (three boots) among ten', [...devices(9, 0, 0, 0), ...devices(1, 0, 3, 0)], devices(10, 0, 0, 0), [{ metric: 'rebootsPerDevice', updated: 0.3, baseline: 0 }]],
     ['more stale', [...devices(8, 0, 0, 0), ...devices(2, 0, 0, 1)], devices(10, 0, 0, 0), [{ metric: 'stalePct', updated: 20, baseline: 0 }]],
     ['a bad night for everyone is not the firmware', devices(10, 3, 1, 1), devices(10, 3, 1, 1), []],
     ['no updated devices: nothing to judge', [], devices(10, 0, 0, 0), []],

@@ -66,7 +66,7 @@ describe('firmware jobs', () => {
   it("answers the firmware feature's hooks: in use while a job is not finished, fetchable while an execution runs", async () => {
     const baton = await startBaton();
     const { firmwareId } = await withFirmware(baton);
-    const hooks = jobsFirmwareHooks({ store: baton.service.store } as FeatureContext);
+    const hooks = jobsFirmwareHooks(baton.service.rollouts)({ store: baton.service.store } as FeatureContext);
     const [s1, s2] = [await jobsDevice(baton, 's1', { deviceClass: 'sensor' }), await jobsDevice(baton, 's2', { deviceClass: 'sensor' })];
     await baton.createDevice('s3', { deviceClass: 'sensor' });
     expect(await hooks.firmwareInUse(firmwareId)).toBe(false);

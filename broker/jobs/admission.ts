@@ -47,6 +47,8 @@ export interface RolloutHooks {
   executionChanged(steps: readonly ExecutionRecord[]): void;
   /** A device connected: runs admission for the rollouts it can join now, before its queue is sent. */
   deviceConnected(deviceId: string): Promise<void>;
+  /** A device said which firmware it runs (its reconcile): an updated device back on the old version counts against the health gate. */
+  firmwareRunning(deviceId: string, firmwareVersion: string): void;
   /** A device asked to be left alone until `until` (epoch ms); false when no rollout drives the job. */
   deferred(jobId: string, deviceId: string, until: number): boolean;
   /** Reasons for a page of a job's executions; undefined for jobs the scheduler does not drive. */

@@ -89,6 +89,7 @@ export function createDeviceRequests(ctx: JobsContext) {
         const state = outcome.steps[0] ?? outcome.current;
         decisions.push({ jobId, action: outcome.action, reason: outcome.reason, executionState: state ? executionStateOf(state) : null });
       }
+      ctx.rollouts?.firmwareRunning(deviceId, request.firmwareVersion);
       return { decisions, timestamp: iso(clock()), ...token(request.clientToken) };
     },
   };

@@ -4,13 +4,16 @@
  *
  * Config envelopes are signed with the broker's firmware signing key (`{dataDir}`, the same file
  * the firmware feature trusts), so a device that trusts firmware manifests trusts config jobs.
+ *
+ * The staged rollouts (broker/rollouts) are made before it (service.ts) and passed in: the
+ * firmware feature's hooks share them. The jobs feature admits through them, binds them to its
+ * service, and runs their start (it knows the active jobs) and close (after its ticker stopped).
  */
 import { ensureSigningKey } from '../../firmware-updates/signing-keys.js';
 import type { PresenceEvent } from '../../device-sdk/protocol/schemas.js';
 import type { FeatureFactory } from '../feature.js';
 import { createSqliteFirmwareRepo } from '../store/sqlite/firmware.js';
 import { createSqliteJobRepo } from '../store/sqlite/jobs.js';
-import { rateAdmission } from './admission.js';
 import { configSigner } from './config-envelope.js';
 import type { JobsContext } from './context.js';
 import { createDeviceRequests } from './device-requests.js';
@@ -21,19 +24,18 @@ import { jobRoutes } from './routes.js';
 import { createJobService } from './service.js';
 import { pickUpDevice } from './targeting.js';
 import { admit, createTicker } from './ticker.js';
-import { createRollouts, rolloutActions, withRolloutRoutes } from '../rollouts/wiring.js';
+import type { Rollouts } from '../rollouts/rollouts.js';
+import { rolloutActions, withRolloutRoutes } from '../rollouts/wiring.js';
 
 /** Continuous jobs rescan the registry every this many ticks (10 s at the default tick). */
 const RESCAN_EVERY_TICKS = 10;
 
-export const jobsFeature: FeatureFactory = async (featureCtx) => {
+export const jobsFeature = (rollouts: Rollouts): FeatureFactory => async (featureCtx) => {
   const { config, store, router, publisher, presence, metrics, clock, log: rootLog } = featureCtx;
   const log = rootLog.child({ component: 'jobs' });
   const repo = createSqliteJobRepo(store.db, store.writer);
   const signer = configSigner(await ensureSigningKey(config.dataDir), config.jobsConfigTtlS);
   const notifier = createNotifier({ repo, publisher, presence, signer, clock, log });
-  // Staged rollouts (broker/rollouts): the scheduler admits the jobs it drives, rate admission the rest.
-  const rollouts = createRollouts(featureCtx, rateAdmission({ defaultMaxPerMinute: config.jobsMaxPerMinute, clock }));
   const ctx: JobsContext = {
     repo, store, presence, notifier, signer, clock, log,
     admission: rollouts,

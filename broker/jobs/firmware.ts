@@ -2,7 +2,7 @@
  * The jobs side of firmware: reading the catalogue (a firmware job targets its firmware's device
  * class and installs its version), and the hooks the firmware feature narrows delivery with.
  *
- * Wiring (service.ts): `firmwareFeature(jobsFirmwareHooks)`, so a firmware is `InUse` while a job
+ * Wiring (service.ts): `firmwareFeature(jobsFirmwareHooks(rollouts))`, so a firmware is `InUse` while a job
  * that is not finished references it, and a device may fetch its blocks only while it has an
  * admitted, unfinished execution of a job for it.
  */
@@ -10,7 +10,7 @@ import { parseManifest } from '../../device-sdk/firmware/manifest.js';
 import type { FeatureContext } from '../feature.js';
 import type { FirmwareHooks } from '../firmware/hooks.js';
 import type { FirmwareRepo } from '../firmware/store.js';
-import { rolloutsOf } from '../rollouts/bridge.js';
+import type { Rollouts } from '../rollouts/rollouts.js';
 import { createSqliteJobRepo } from '../store/sqlite/jobs.js';
 import type { FirmwareTarget } from './model.js';
 import type { JobRepo } from './repo.js';
@@ -43,19 +43,20 @@ export function firmwareHooksFrom(repo: Pick<JobRepo, 'firmwareInUse' | 'hasActi
 }
 
 /**
- * For `firmwareFeature(jobsFirmwareHooks)`: the hooks over the same SQLite tables the jobs feature
- * writes, and the staged rollouts' (broker/rollouts): delivered bytes feed the scheduler, blocks
- * wait for the device's maintenance window, and each device is paced to its reported link.
+ * For `firmwareFeature(jobsFirmwareHooks(rollouts))`: the hooks over the same SQLite tables the
+ * jobs feature writes, and the staged rollouts' (broker/rollouts/delivery.ts): delivered bytes
+ * feed the scheduler, blocks wait for the device's maintenance window, and each device is paced
+ * to its reported link.
  */
-export const jobsFirmwareHooks = (ctx: FeatureContext): FirmwareHooks => {
+export const jobsFirmwareHooks = (rollouts: Pick<Rollouts, 'delivered' | 'mayStream' | 'deviceBytesPerSec'>) => (ctx: FeatureContext): FirmwareHooks => {
   const hooks = firmwareHooksFrom(createSqliteJobRepo(ctx.store.db, ctx.store.writer));
   return {
     ...hooks,
     delivered(deviceId, firmwareId, bytes) {
       hooks.delivered?.(deviceId, firmwareId, bytes);
-      rolloutsOf(ctx.store)?.delivered(deviceId, firmwareId, bytes);
+      rollouts.delivered(deviceId, firmwareId, bytes);
     },
-    mayStream: (deviceId, firmwareId) => rolloutsOf(ctx.store)?.mayStream(deviceId, firmwareId) ?? true,
-    deviceBytesPerSec: (deviceId) => rolloutsOf(ctx.store)?.deviceBytesPerSec(deviceId),
+    mayStream: (deviceId, firmwareId) => rollouts.mayStream(deviceId, firmwareId),
+    deviceBytesPerSec: (deviceId) => rollouts.deviceBytesPerSec(deviceId),
   };
 };

@@ -13,9 +13,14 @@
  * An in-progress firmware execution the device does *not* name is only ever marked SUCCEEDED: a
  * device that merely reconnected (its link dropped mid-download) still runs the old version, and
  * must not be failed for it.
+ *
+ * A SUCCEEDED firmware execution whose device now runs another version stays as it is (it is
+ * final), but the device fell back to the old version after updating (`fellBackToOldVersion`): a
+ * staged rollout counts that against its wave's health gate (broker/rollouts/presence.ts).
  */
 import { DEVICE_STATUSES, isTerminal, type ExecutionStatus, type ReconcileRequest, type UpdateRequest } from '../../device-sdk/protocol/jobs.js';
 import { deviceUpdate, type DeviceView, type Steps } from './executions.js';
+import type { JobRecord } from './model.js';
 
 export type ReconcileAction = 'SUCCEEDED' | 'FAILED' | 'UPDATED' | 'UNCHANGED';
 
@@ -52,4 +57,12 @@ export function reconcileExecution(view: DeviceView, request: ReconcileRequest, 
     return update('UPDATED', 'ReportedByDevice', { status: reported });
   }
   return unchanged('NothingToDo');
+}
+
+/**
+ * Whether a device reporting `firmwareVersion` fell back to the old version after its firmware
+ * execution SUCCEEDED (its bootloader rolled the update back, or the new image kept crashing).
+ */
+export function fellBackToOldVersion(job: Pick<JobRecord, 'type' | 'firmware'>, status: ExecutionStatus, firmwareVersion: string): boolean {
+  return job.type === 'firmware' && job.firmware !== null && status === 'SUCCEEDED' && firmwareVersion !== job.firmware.version;
 }

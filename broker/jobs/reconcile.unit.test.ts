@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ReconcileRequest } from '../../device-sdk/protocol/jobs.js';
 import type { DeviceView } from './executions.js';
-import { reconcileExecution } from './reconcile.js';
+import { fellBackToOldVersion, reconcileExecution } from './reconcile.js';
+import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
 import { execution, firmwareJob, inProgress, job, T0 } from './test-fixtures.js';
 
 const fw = (e = inProgress()): DeviceView => ({ execution: e, job: firmwareJob({ retries: [] }), inProgress: e.status === 'IN_PROGRESS' ? e : undefined });
@@ -28,5 +29,17 @@ describe('reconciliation', () => {
     const { steps } = reconcileExecution(view, { firmwareVersion: '1.9.0', jobId: 'job-1' }, true, T0);
     expect(steps.map((s) => [s.status, s.attempt])).toEqual([['FAILED', 1], ['QUEUED', 2]]);
     expect(steps[0]?.statusDetails).toEqual({ reason: 'RebootedIntoOldVersion', firmwareVersion: '1.9.0', expectedVersion: '2.0.0' });
+  });
+
+  // After it succeeded, the device's execution is final: reconcile leaves it, and a staged rollout
+  // counts a device found back on the old version against its health gate.
+  it.each<[string, ReturnType<typeof firmwareJob>, ExecutionStatus, string, boolean]>([
+    ['updated, now runs the old version', firmwareJob(), 'SUCCEEDED', '1.9.0', true],
+    ['updated, runs the target', firmwareJob(), 'SUCCEEDED', '2.0.0', false],
+    ['failed: the failure already counts', firmwareJob(), 'FAILED', '1.9.0', false],
+    ['still installing', firmwareJob(), 'IN_PROGRESS', '1.9.0', false],
+    ['not a firmware job', job(), 'SUCCEEDED', '1.9.0', false],
+  ])('fell back to the old version: %s', (_name, j, status, version, expected) => {
+    expect(fellBackToOldVersion(j, status, version)).toBe(expected);
   });
 });

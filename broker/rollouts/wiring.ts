@@ -1,25 +1,28 @@
 /**
- * How the rollouts plug into the jobs feature (broker/jobs/feature.ts): the adapter is made from
- * the feature's parts, is the jobs' admission policy and rollout hooks, and is bound to the job
- * service's actions once that exists. Kept here so the jobs feature changes by a few lines.
+ * How the rollouts are made and plugged in. service.ts makes them (`createRollouts`) before the
+ * features that use them: the firmware feature's hooks (broker/jobs/firmware.ts) and the jobs
+ * feature, which binds them to the job service's actions, runs their start and close, and mounts
+ * their routes. Presence and the health ingest's reboots reach them from here.
  */
 import type { PresenceEvent } from '../../device-sdk/protocol/schemas.js';
 import type { FeatureContext } from '../feature.js';
+import type { HealthIngest } from '../health/ingest.js';
+import { rateAdmission } from '../jobs/admission.js';
 import { afterChange, type JobsContext } from '../jobs/context.js';
 import { cancel } from '../jobs/executions.js';
 import type { JobService } from '../jobs/service.js';
-import type { AdmissionPolicy } from '../jobs/admission.js';
 import { admit } from '../jobs/ticker.js';
 import type { ApiPlugin } from '../http/app.js';
 import { createSqliteRolloutRepo } from '../store/sqlite/rollouts.js';
-import { registerRollouts } from './bridge.js';
-import { Rollouts, type RolloutActions } from './rollouts.js';
+import type { RolloutActions } from './events.js';
+import { Rollouts } from './rollouts.js';
 import { rolloutRoutes } from './routes.js';
 
 /** Cancels in batches: each batch is one group commit. */
 const CANCEL_BATCH = 500;
 
-export function createRollouts(ctx: FeatureContext, fallback: AdmissionPolicy): Rollouts {
+/** The staged rollouts: the scheduler admits the jobs it drives, rate admission the rest. */
+export function createRollouts(ctx: FeatureContext, health: Pick<HealthIngest, 'onBoots'>): Rollouts {
   const rollouts = new Rollouts({
     repo: createSqliteRolloutRepo(ctx.store.db, ctx.store.writer),
     presence: ctx.presence,
@@ -28,7 +31,7 @@ export function createRollouts(ctx: FeatureContext, fallback: AdmissionPolicy): 
     log: ctx.log.child({ component: 'rollouts' }),
     egressBytesPerSec: ctx.config.egressBytesPerSec,
     defaultMaxPerMinute: ctx.config.jobsMaxPerMinute,
-    fallback,
+    fallback: rateAdmission({ defaultMaxPerMinute: ctx.config.jobsMaxPerMinute, clock: ctx.clock }),
   });
   const onPresence = (e: PresenceEvent) => {
     if (e.event === 'disconnected') rollouts.deviceDisconnected(e.deviceId);
@@ -36,7 +39,7 @@ export function createRollouts(ctx: FeatureContext, fallback: AdmissionPolicy): 
   };
   ctx.presence.on('event', onPresence);
   rollouts.onClose(() => ctx.presence.off('event', onPresence));
-  registerRollouts(ctx.store, rollouts);
+  rollouts.onClose(health.onBoots((deviceId, boots) => rollouts.deviceRebooted(deviceId, boots)));
   return rollouts;
 }
 

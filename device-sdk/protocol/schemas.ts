@@ -11,6 +11,8 @@ export const healthReportSchema = z
   .object({
     firmwareVersion: z.string().min(1).max(64),
     uptimeS: z.number().int().nonnegative(),
+    /** Boots since the device was made (kept across reboots): each rise is a reboot, so a crash loop shows. */
+    bootCount: z.number().int().nonnegative(),
     cpuPct: z.number().min(0).max(100),
     memFreeBytes: z.number().int().nonnegative(),
     storageFreeBytes: z.number().int().nonnegative(),

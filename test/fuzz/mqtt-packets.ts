@@ -311,7 +311,7 @@ function documentFor(kind: 'telemetry' | 'health' | 'shadow' | 'token' | 'stream
     case 'telemetry':
       return fc.oneof(fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 8 }).map(fromValue), json);
     case 'health':
-      return obj(['firmwareVersion', 'uptimeS', 'cpuPct', 'memFreeBytes', 'storageFreeBytes', 'batteryPct', 'rssiDbm', 'linkKbps', 'intervalS'].map((k) => [k, k === 'firmwareVersion' ? token : num]));
+      return obj(['firmwareVersion', 'uptimeS', 'bootCount', 'cpuPct', 'memFreeBytes', 'storageFreeBytes', 'batteryPct', 'rssiDbm', 'linkKbps', 'intervalS'].map((k) => [k, k === 'firmwareVersion' ? token : num]));
     case 'shadow':
       return obj([['state', obj([['desired', state], ['reported', state]])], ['version', num], ['clientToken', token]]);
     case 'token':
