@@ -90,7 +90,7 @@ describe('health gating over the soak', () => {
     ['updated devices reboot, the control group does not: the wave fails', ['updated'], 'aborted'],
     ['both groups reboot alike (a bad night, not the firmware): it passes', ['updated', 'control'], 'running'],
   ])('%s', (_name, rebooting, phase) => {
-    const r = create({ rollout: { canary: { count: 2 }, soakS: 600 }, healthGate: true });
+    const r = create({ rollout: { canary: { count: 2 }, soakS: 600, healthGate: true } });
     const canary = r.tick(s(0)).admit;
     for (const id of canary) complete(r, id, s(10));
     const control = [...r.config.targets.keys()].filter((id) => !canary.includes(id));

@@ -4,82 +4,81 @@
  * Everything else the scheduler keeps (per-site queues, counters) is rebuilt from it on restore.
  */
 import { z } from 'zod';
-import { executionStatusSchema, type ExecutionStatus } from '../device-sdk/protocol/jobs.js';
+import { executionStatusSchema } from '../device-sdk/protocol/jobs.js';
 import { BatonError } from '../device-sdk/protocol/errors.js';
-import { noOutcomes, OUTCOMES, type HealthCounts, type HealthRegression, type Outcome, type OutcomeCounts } from './gates.js';
-import type { AbortCriterion } from './settings.js';
+import { noOutcomes, OUTCOMES } from './gates.js';
+import { abortCriterionSchema, healthMarginsSchema } from './settings.js';
+
+const num = z.number();
+const outcomeSchema = z.enum(OUTCOMES);
 
 /** `scheduled` before `startAt`; `running` while admitting; the rest are final. */
-export type Phase = 'scheduled' | 'running' | 'completed' | 'aborted' | 'ended';
+const phaseSchema = z.enum(['scheduled', 'running', 'completed', 'aborted', 'ended']);
+export type Phase = z.infer<typeof phaseSchema>;
+
+const regressionSchema = z.object({ metric: healthMarginsSchema.keyof(), updated: num, baseline: num });
 
 /** Why admission stopped for good. */
-export type StopCause =
-  | { kind: 'abort-criterion'; criterion: AbortCriterion }
-  | { kind: 'wave-failed'; wave: number; successPct: number }
-  | { kind: 'health'; wave: number; regressions: HealthRegression[] }
-  | { kind: 'schedule-end' };
+const stopCauseSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('abort-criterion'), criterion: abortCriterionSchema }),
+  z.object({ kind: z.literal('wave-failed'), wave: z.int(), successPct: num }),
+  z.object({ kind: z.literal('health'), wave: z.int(), regressions: z.array(regressionSchema) }),
+  z.object({ kind: z.literal('schedule-end') }),
+]);
+export type StopCause = z.infer<typeof stopCauseSchema>;
 
 /** One admitted execution (devices the scheduler has not admitted have no entry). */
-export interface ExecState {
-  status: ExecutionStatus;
-  admittedAt: number;
+const execStateSchema = z.object({
+  status: executionStatusSchema,
+  admittedAt: num,
   /** Firmware bytes delivered so far (the block server's count); a restart resumes from here. */
-  bytes: number;
+  bytes: num,
   /** Last time bytes moved, or the admission: a download silent for `stallS` stops holding budget. */
-  activeAt: number;
+  activeAt: num,
   /** Measured throughput, bytes/s (time-weighted moving average). */
-  rate?: number | undefined;
+  rate: num.optional(),
   /** Estimated device capacity, bytes/s: what it could take if the site were idle. */
-  capacity?: number | undefined;
+  capacity: num.optional(),
   /** The latest outcome, so a retry that ends differently moves the device between counts. */
-  outcome?: Outcome | undefined;
-}
+  outcome: outcomeSchema.optional(),
+});
+export type ExecState = z.infer<typeof execStateSchema>;
 
-export interface RolloutState {
-  version: 1;
-  phase: Phase;
-  waves: string[][];
+/**
+ * The whole state, checked field by field on restore: it comes from our own store, but a state
+ * written by another version, hand-edited or damaged must fail loudly (the broker then plans the
+ * rollout again from its executions) rather than resume a rollout wrongly.
+ */
+const rolloutStateSchema = z.object({
+  version: z.literal(1),
+  phase: phaseSchema,
+  waves: z.array(z.array(z.string())),
   /** Index of the newest released wave; -1 before the start. */
-  released: number;
+  released: z.int().min(-1),
   /** Set when the newest wave passed its success gate: the next one waits until `until`. */
-  soak: { wave: number; until: number; since: number } | null;
-  executions: Record<string, ExecState>;
+  soak: z.object({ wave: z.int(), until: num, since: num }).nullable(),
+  executions: z.record(z.string(), execStateSchema),
   /** Device id → when it went offline. */
-  offline: Record<string, number>;
+  offline: z.record(z.string(), num),
   /** Device id → until when it asked not to be updated. */
-  deferred: Record<string, number>;
-  outcomes: OutcomeCounts;
+  deferred: z.record(z.string(), num),
+  outcomes: z.object({ SUCCEEDED: num, FAILED: num, REJECTED: num, TIMED_OUT: num }),
   /** Admission times within the last minute, for `maxPerMinute` (a sliding window, not a bucket). */
-  notified: number[];
+  notified: z.array(num),
   /** Health events per device since the soak began. */
-  health: Record<string, HealthCounts>;
-  stop: { at: number; cause: StopCause } | null;
-}
+  health: z.record(z.string(), z.object({ reconnects: num, reboots: num, stale: num })),
+  stop: z.object({ at: num, cause: stopCauseSchema }).nullable(),
+});
+export type RolloutState = z.infer<typeof rolloutStateSchema>;
 
 export function initialState(waves: string[][], offline: Record<string, number>): RolloutState {
   return { version: 1, phase: 'scheduled', waves, released: -1, soak: null, executions: {}, offline, deferred: {}, outcomes: noOutcomes(), notified: [], health: {}, stop: null };
 }
 
-// A light structural check on restore: the state comes from our own store, but a state written by
-// another version (or hand-edited) must fail loudly rather than resume a rollout wrongly.
-const num = z.number();
-const stateShape = z.object({
-  version: z.literal(1),
-  phase: z.enum(['scheduled', 'running', 'completed', 'aborted', 'ended']),
-  waves: z.array(z.array(z.string())),
-  released: z.int().min(-1),
-  soak: z.object({ wave: z.int(), until: num, since: num }).nullable(),
-  executions: z.record(z.string(), z.object({ status: executionStatusSchema, admittedAt: num, bytes: num, activeAt: num }).loose()),
-  offline: z.record(z.string(), num),
-  deferred: z.record(z.string(), num),
-  outcomes: z.object(Object.fromEntries(OUTCOMES.map((o) => [o, num])) as Record<Outcome, typeof num>),
-  notified: z.array(num),
-  health: z.record(z.string(), z.object({ reconnects: num, reboots: num, stale: num })),
-  stop: z.object({ at: num, cause: z.object({ kind: z.string() }).loose() }).nullable(),
-});
-
+/** A state from outside the code (the store): `InvalidRequest` naming each field that does not match. */
 export function parseState(json: unknown): RolloutState {
-  const parsed = stateShape.safeParse(json);
-  if (!parsed.success) throw new BatonError('InvalidRequest', 'stored rollout state does not match its schema', { issues: parsed.error.issues.length });
-  return parsed.data as RolloutState;
+  const parsed = rolloutStateSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const fields = Object.fromEntries(parsed.error.issues.map((i) => [i.path.join('.') || '(state)', i.message]));
+  throw new BatonError('InvalidRequest', 'the stored rollout state does not match its schema', { fields });
 }

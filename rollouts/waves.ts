@@ -40,7 +40,7 @@ export function waveSizes(total: number, done: number, waves: RolloutSettings['w
     return sizes;
   }
   let reached = done;
-  for (const p of waves.percents ?? []) {
+  for (const p of waves.percents) {
     const cumulative = Math.min(total, Math.ceil((p * total) / 100));
     if (cumulative > reached) sizes.push(cumulative - reached);
     reached = Math.max(reached, cumulative);

@@ -24,13 +24,11 @@ describe('canarySize', () => {
 describe('waveSizes', () => {
   it.each<[string, number, number, RolloutSettings['waves'], number[]]>([
     ['no waves: the rest at once', 100, 10, undefined, [90]],
-    ['empty waves: the rest at once', 100, 10, {}, [90]],
     ['cumulative percents', 100, 0, { percents: [10, 50, 100] }, [10, 40, 50]],
     ['percents short of 100 leave a last wave', 100, 0, { percents: [10, 50] }, [10, 40, 50]],
     ['a percent the canary already covers is skipped', 100, 20, { percents: [10, 50] }, [30, 50]],
     ['growth from initial', 100, 0, { growthFactor: 2, initial: 10 }, [10, 20, 40, 30]],
     ['growth after a canary', 25, 5, { growthFactor: 3, initial: 2 }, [2, 6, 12]],
-    ['factor 1: equal waves', 10, 0, { growthFactor: 1, initial: 4 }, [4, 4, 2]],
   ])('%s', (_name, total, done, waves, expected) => {
     expect(waveSizes(total, done, waves)).toEqual(expected);
   });

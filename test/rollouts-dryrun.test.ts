@@ -40,7 +40,7 @@ describe('staged rollouts: the dry run', () => {
     // Settings the scheduler cannot run are refused before anything is created.
     const falling = await baton.api('POST', '/api/v1/jobs', { ...body, rollout: { waves: { percents: [50, 10] } } });
     expect(falling.status).toBe(400);
-    expect(falling.body.fields).toHaveProperty(['rollout.waves.percents']);
+    expect(falling.body.fields).toHaveProperty(['body.rollout.waves.percents']);
     expect((await baton.api('GET', '/api/v1/jobs')).body.items).toEqual([]);
 
     // The real run plans the same waves (seeded by the job id).

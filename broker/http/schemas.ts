@@ -7,6 +7,7 @@ import { CLAIM_CLIENT_PREFIX } from '../../device-sdk/certificates.js';
 import {
   DEVICE_ID_PATTERN, FREE_FORM_MAX_DEPTH, SHADOW_NAME_PATTERN, TOPIC_SEGMENT_PATTERN, deviceStatusSchema, healthReportSchema, jsonDepth, transportSchema,
 } from '../../device-sdk/protocol/index.js';
+import { timeZoneSchema } from '../../rollouts/settings.js';
 
 /** Any JSON object, in responses (stored data is shown as it is). */
 const jsonObject = z.record(z.string(), z.unknown());
@@ -136,7 +137,7 @@ export const siteBody = z
     id: siteIdSchema,
     uplinkBytesPerSec: z.number().int().positive(),
     description: z.string().max(1024).optional(),
-    timeZone: z.string().min(1).max(64).optional().describe('IANA time zone, for maintenance windows.'),
+    timeZone: timeZoneSchema.optional().describe('IANA time zone, for maintenance windows.'),
   })
   .strict();
 export const patchSiteBody = siteBody.omit({ id: true }).partial().strict();

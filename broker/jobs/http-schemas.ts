@@ -1,20 +1,19 @@
 /**
  * zod schemas of the jobs admin API: the routes validate with them and /openapi.json is generated
- * from them. `rollout`, `abort` and `schedule` have the shapes the rollouts issue fixed; they are
- * validated here and stored as given for its scheduler.
+ * from them. `rollout`, `abort` and `schedule` are the scheduler's own schemas (rollouts/settings.ts),
+ * so the API accepts exactly what the scheduler runs; they are stored as given.
  */
-import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import {
   EXECUTION_STATUSES, JOB_STATUSES, JOB_TYPES, executionStatusSchema, jobIdSchema, jobStatusSchema, progressSchema,
 } from '../../device-sdk/protocol/jobs.js';
 import { FREE_FORM_MAX_DEPTH, TOPIC_SEGMENT_PATTERN, deviceStatusSchema } from '../../device-sdk/protocol/index.js';
+import { abortSchema, rolloutSchema, scheduleSchema } from '../../rollouts/settings.js';
 import { deviceIdSchema, freeFormObject, siteIdSchema } from '../http/schemas.js';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const tag = z.string().min(1).max(64);
 const deviceClass = z.string().regex(TOPIC_SEGMENT_PATTERN);
-const instant = z.iso.datetime({ offset: true });
 
 /** Words of the job topics: a job named so would read like an operation in `devices/{id}/jobs/…`. */
 const RESERVED_JOB_IDS = ['get', 'start-next', 'reconcile', 'notify-next'];
@@ -26,50 +25,6 @@ export const targetsSchema = z.strictObject({
   sites: z.array(siteIdSchema).min(1).max(1000).optional(),
   query: z.strictObject({ tag: tag.optional(), deviceClass: deviceClass.optional(), site: siteIdSchema.optional(), status: deviceStatusSchema.optional() }).optional(),
 }).describe('Every selector given must match; a list matches any of its items.');
-
-const percent = z.number().gt(0).max(100);
-export const rolloutSchema = z.strictObject({
-  canary: z.strictObject({ count: z.int().min(1).optional(), percent: percent.optional() }).optional(),
-  waves: z.union([z.strictObject({ percents: z.array(percent).min(1) }), z.strictObject({ growthFactor: z.number().gt(1), initial: z.int().min(1) })]).optional(),
-  successThresholdPct: z.number().min(0).max(100).optional(),
-  soakS: z.int().min(0).optional(),
-  maxConcurrent: z.int().min(1).optional(),
-  maxPerMinute: z.int().min(1).max(1_000_000).optional(),
-  healthGate: z.boolean().optional().describe('A wave also fails if its updated devices reconnect, reboot or go stale more than those not yet updated during the soak; default: on when soakS > 0.'),
-});
-
-export const abortSchema = z.strictObject({
-  criteria: z.array(z.strictObject({ failureType: z.enum(['FAILED', 'REJECTED', 'TIMED_OUT', 'ALL']), thresholdPercentage: percent, minExecuted: z.int().min(1) })).min(1),
-  inProgress: z.enum(['finish', 'cancel']).optional(),
-});
-
-const validTimeZone = (tz: string) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const validCron = (cron: string) => {
-  try {
-    CronExpressionParser.parse(cron);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-export const scheduleSchema = z.strictObject({
-  startAt: instant.optional(),
-  endAt: instant.optional(),
-  endBehavior: z.enum(['stop', 'cancel']).optional(),
-  windows: z.array(z.strictObject({
-    cron: z.string().min(1).max(128).refine(validCron, 'not a cron expression'),
-    durationMin: z.int().min(1).max(7 * 24 * 60),
-    timeZone: z.string().min(1).max(64).refine(validTimeZone, 'not an IANA time zone').optional(),
-  })).max(32).optional(),
-}).refine((s) => s.startAt === undefined || s.endAt === undefined || Date.parse(s.endAt) > Date.parse(s.startAt), { message: 'endAt must be after startAt', path: ['endAt'] });
 
 const retryPolicy = z.strictObject({ failureType: z.enum(['FAILED', 'TIMED_OUT']), maxAttempts: z.int().min(1).max(10) });
 

@@ -6,7 +6,7 @@
  */
 import type { JsonObject } from '../../device-sdk/protocol/json.js';
 import type { RolloutTarget, SchedulerConfig } from '../../rollouts/config.js';
-import { isTimeZone, siteSettingsSchema, windowSchema, type SiteSettings, type WindowSettings } from '../../rollouts/settings.js';
+import { siteSettingsSchema, timeZoneSchema, windowListSchema, type RolloutSettings, type SiteSettings, type WindowSettings } from '../../rollouts/settings.js';
 import type { JobDefinition, JobRecord } from '../jobs/model.js';
 import type { RolloutSiteRow, RolloutTargetRow } from '../store/sqlite/rollouts.js';
 
@@ -14,7 +14,7 @@ import type { RolloutSiteRow, RolloutTargetRow } from '../store/sqlite/rollouts.
  * Settings that only a staged rollout honours. A job that sets none of them (and is not a
  * firmware job) keeps the jobs feature's plain rate admission, AWS-style.
  */
-const STAGED_ROLLOUT_KEYS = ['canary', 'waves', 'successThresholdPct', 'soakS', 'healthGate'];
+const STAGED_ROLLOUT_KEYS: (keyof RolloutSettings)[] = ['canary', 'waves', 'successThresholdPct', 'soakS', 'healthGate'];
 
 /**
  * The scheduler drives every firmware job (its bytes are what the budgets are for) and any other
@@ -43,13 +43,17 @@ export interface ConfigInputs {
   defaultMaxPerMinute: number;
 }
 
+// A device's or a site's zone and windows that do not parse are ignored (the next level's apply):
+// attributes are free-form, and a bad one must not stop the rollout of the whole job.
 function windowsOf(value: unknown): WindowSettings[] | undefined {
-  if (!Array.isArray(value) || value.length === 0) return undefined;
-  const parsed = windowSchema.array().safeParse(value);
+  const parsed = windowListSchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
 }
 
-const zoneOf = (value: unknown): string | undefined => (typeof value === 'string' && isTimeZone(value) ? value : undefined);
+function zoneOf(value: unknown): string | undefined {
+  const parsed = timeZoneSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
 
 const msOf = (iso: string | null): number | undefined => {
   const ms = iso === null ? NaN : Date.parse(iso);
@@ -78,24 +82,10 @@ export function toSiteSettings(row: RolloutSiteRow, firmware: boolean): SiteSett
   return siteSettingsSchema.safeParse(site).success ? site : undefined;
 }
 
-/** Whether health gating runs: `rollout.healthGate`, else on whenever the rollout soaks. */
-function healthGateOf(rollout: JsonObject | null): boolean {
-  const explicit = rollout?.['healthGate'];
-  if (typeof explicit === 'boolean') return explicit;
-  return typeof rollout?.['soakS'] === 'number' && rollout['soakS'] > 0;
-}
-
-/** The job's schedule as the scheduler takes it (an empty `windows` list means none). */
-function scheduleOf(schedule: JsonObject | null): SchedulerConfig['schedule'] {
-  if (!schedule) return undefined;
-  const { windows, ...rest } = schedule;
-  return (Array.isArray(windows) && windows.length > 0 ? { ...rest, windows } : rest) as SchedulerConfig['schedule'];
-}
-
 export function schedulerConfig(input: ConfigInputs): SchedulerConfig {
   const { job } = input;
   const firmware = job.type === 'firmware' && job.firmware !== null;
-  const { healthGate: _healthGate, ...rollout } = (job.rollout ?? {}) as JsonObject;
+  const rollout: JsonObject = { ...job.rollout };
   if (!firmware && rollout['maxPerMinute'] === undefined) rollout['maxPerMinute'] = input.defaultMaxPerMinute;
   const used = new Set(input.targets.map((t) => t.site).filter((s): s is string => s !== null));
   const sites = input.sites.filter((s) => used.has(s.id)).flatMap((s) => toSiteSettings(s, firmware) ?? []);
@@ -106,8 +96,7 @@ export function schedulerConfig(input: ConfigInputs): SchedulerConfig {
     firmwareBytes: firmware ? Math.max(1, job.firmware!.size) : 1,
     rollout: rollout as SchedulerConfig['rollout'],
     abort: (job.abort ?? undefined) as SchedulerConfig['abort'],
-    schedule: scheduleOf(job.schedule),
+    schedule: (job.schedule ?? undefined) as SchedulerConfig['schedule'],
     egressBytesPerSec: firmware && input.egressBytesPerSec > 0 ? input.egressBytesPerSec : undefined,
-    healthGate: healthGateOf(job.rollout),
   };
 }

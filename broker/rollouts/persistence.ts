@@ -5,14 +5,23 @@
  * commit; they are tracked so a closing broker waits for the last of them.
  */
 import type { Logger } from 'pino';
-import type { SchedulerConfig } from '../../rollouts/config.js';
+import { parseSchedulerConfig, type SchedulerConfig } from '../../rollouts/config.js';
 import type { RolloutRepo } from '../store/sqlite/rollouts.js';
 import type { LiveRollout } from './live.js';
 
-/** What the store holds of a rollout: its config, and the state the scheduler restores from (validated there). */
+/** What the store holds of a rollout: its config, checked, and the state the scheduler restores from (checked there). */
 export interface StoredScheduler {
   config: SchedulerConfig;
   state: unknown;
+}
+
+/** Text that is not JSON decodes to `undefined`, which no schema accepts: the parse that follows names the damage. */
+function decode(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export class RolloutPersistence {
@@ -20,10 +29,21 @@ export class RolloutPersistence {
 
   constructor(private readonly d: { repo: RolloutRepo; clock: () => number; log: Logger }) {}
 
+  /**
+   * The stored rollout, its config parsed with the scheduler's schema. A config that does not
+   * decode or match (another version wrote it, or the file was damaged) is logged and reads as
+   * none: the rollout is planned again from the job and its executions, and its first save
+   * replaces the row. A damaged state with a good config is `RolloutScheduler.restore`'s to refuse.
+   */
   read(jobId: string): StoredScheduler | undefined {
     const stored = this.d.repo.get(jobId);
-    // The config is our own JSON, written by `save` from a config the scheduler accepted.
-    return stored && { config: stored.config as SchedulerConfig, state: stored.state };
+    if (!stored) return undefined;
+    try {
+      return { config: parseSchedulerConfig(decode(stored.configJson)), state: decode(stored.stateJson) };
+    } catch (err) {
+      this.d.log.error({ err, jobId }, 'stored rollout config not readable; planning the rollout again from the job');
+      return undefined;
+    }
   }
 
   /** Writes the rollout if it changed since its last save. */

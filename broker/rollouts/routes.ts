@@ -13,7 +13,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BatonError } from '../../device-sdk/protocol/errors.js';
 import { executionStatusSchema } from '../../device-sdk/protocol/jobs.js';
-import { windowSchema } from '../../rollouts/settings.js';
+import { windowListSchema } from '../../rollouts/settings.js';
 import type { ApiPlugin } from '../http/app.js';
 import { deviceIdSchema, problemSchema, siteIdSchema } from '../http/schemas.js';
 import type { ExecutionRecord, JobRecord } from '../jobs/model.js';
@@ -33,8 +33,8 @@ const whySchema = z.object({
   reasonDetails: z.record(z.string(), z.unknown()).nullable(),
 }).meta({ id: 'RolloutDeviceReason' });
 
-const windowsBody = z.strictObject({ windows: z.array(windowSchema).min(1).max(32).nullable() });
-const windowsSchema = z.object({ siteId: z.string(), windows: z.array(windowSchema).nullable() }).meta({ id: 'SiteWindows' });
+const windowsBody = z.strictObject({ windows: windowListSchema.nullable() });
+const windowsSchema = z.object({ siteId: z.string(), windows: windowListSchema.nullable() }).meta({ id: 'SiteWindows' });
 
 export interface RolloutRoutesDeps {
   rollouts: Rollouts;
@@ -74,8 +74,12 @@ export function rolloutRoutes(d: RolloutRoutesDeps): ApiPlugin {
       schema: { tags, summary: "A site's own maintenance windows (its devices' firmware moves only inside them)", params: z.object({ id: siteIdSchema }), response: { 200: windowsSchema, ...errors } },
     }, async (req) => {
       if (!(await d.sites.get(req.params.id))) throw new BatonError('NotFound', `site ${req.params.id} does not exist`);
-      const windows = d.repo.siteWindows(req.params.id);
-      return { siteId: req.params.id, windows: (windows as z.infer<typeof windowSchema>[] | undefined) ?? null };
+      const stored = d.repo.siteWindows(req.params.id);
+      if (stored === undefined) return { siteId: req.params.id, windows: null };
+      // Read back, not cast: a damaged row is a clear error, not a response that breaks its schema.
+      const windows = windowListSchema.safeParse(stored);
+      if (!windows.success) throw new BatonError('InternalError', `the stored windows of site ${req.params.id} do not match their schema`);
+      return { siteId: req.params.id, windows: windows.data };
     });
 
     app.put('/sites/:id/windows', {

@@ -30,10 +30,11 @@ export interface RolloutExecutionRow {
   bytesDelivered: number;
 }
 
+/** A rollout's row as stored: its JSON is decoded and checked by the reader (broker/rollouts/persistence.ts). */
 export interface StoredRollout {
   jobId: string;
-  config: unknown;
-  state: unknown;
+  configJson: string;
+  stateJson: string;
   phase: string;
   updatedAt: number;
 }
@@ -47,7 +48,7 @@ export interface RolloutSiteRow {
 
 export interface RolloutRepo {
   get(jobId: string): StoredRollout | undefined;
-  /** The first save of a job's rollout: its config with its state. */
+  /** The first save of a job's rollout, its config with its state; replaces a row whose config could not be read. */
   insert(jobId: string, configJson: string, stateJson: string, phase: string, now: number): Promise<void>;
   update(jobId: string, stateJson: string, phase: string, now: number): Promise<void>;
   /** Every device the job has an execution for, in queue order, with what the scheduler needs of it. */
@@ -60,8 +61,6 @@ export interface RolloutRepo {
   sites(): RolloutSiteRow[];
   siteWindows(siteId: string): unknown[] | undefined;
   setSiteWindows(siteId: string, windows: unknown[] | null, now: number): Promise<void>;
-  /** The `linkKbps` a device last reported, if any. */
-  linkKbps(deviceId: string): number | undefined;
 }
 
 const parseJson = <T>(text: string | null, fallback: T): T => {
@@ -87,7 +86,7 @@ export function createSqliteRolloutRepo(db: Database, writer: WriteBatcher): Rol
     get: db.prepare<[string], { job_id: string; config_json: string; state_json: string; phase: string; updated_at: number }>('SELECT * FROM rollouts WHERE job_id = ?'),
     insert: db.prepare(
       `INSERT INTO rollouts (job_id, config_json, state_json, phase, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (job_id) DO UPDATE SET state_json = excluded.state_json, phase = excluded.phase, updated_at = excluded.updated_at`,
+       ON CONFLICT (job_id) DO UPDATE SET config_json = excluded.config_json, state_json = excluded.state_json, phase = excluded.phase, updated_at = excluded.updated_at`,
     ),
     update: db.prepare('UPDATE rollouts SET state_json = ?, phase = ?, updated_at = ? WHERE job_id = ?'),
     targets: db.prepare<[string], { id: string; site: string | null; attributes: string; created_at: string; last_seen_at: string | null; link: number | null }>(
@@ -113,14 +112,13 @@ export function createSqliteRolloutRepo(db: Database, writer: WriteBatcher): Rol
        ON CONFLICT (site_id) DO UPDATE SET windows_json = excluded.windows_json, updated_at = excluded.updated_at`,
     ),
     deleteSiteWindows: db.prepare('DELETE FROM rollout_site_windows WHERE site_id = ?'),
-    link: db.prepare<[string], { link: number | null }>("SELECT json_extract(report, '$.linkKbps') AS link FROM health_latest WHERE device_id = ?"),
   };
 
   return {
     get(jobId) {
       const row = q.get.get(jobId);
       if (!row) return undefined;
-      return { jobId: row.job_id, config: JSON.parse(row.config_json), state: JSON.parse(row.state_json), phase: row.phase, updatedAt: row.updated_at };
+      return { jobId: row.job_id, configJson: row.config_json, stateJson: row.state_json, phase: row.phase, updatedAt: row.updated_at };
     },
     insert: (jobId, configJson, stateJson, phase, now) => writer.enqueue(() => void q.insert.run(jobId, configJson, stateJson, phase, now)),
     update: (jobId, stateJson, phase, now) => writer.enqueue(() => void q.update.run(stateJson, phase, now, jobId)),
@@ -143,9 +141,5 @@ export function createSqliteRolloutRepo(db: Database, writer: WriteBatcher): Rol
         if (windows === null) q.deleteSiteWindows.run(siteId);
         else q.putSiteWindows.run(siteId, JSON.stringify(windows), now);
       }),
-    linkKbps(deviceId) {
-      const link = q.link.get(deviceId)?.link;
-      return typeof link === 'number' && link > 0 ? link : undefined;
-    },
   };
 }
