@@ -14,6 +14,7 @@ import type { InboundRouter } from './mqtt/inbound.js';
 import type { Publisher } from './mqtt/publisher.js';
 import type { PresenceTracker } from './presence/tracker.js';
 import type { SqliteStore } from './store/sqlite/index.js';
+import type { ServerSigningKey } from '../firmware-updates/signing-keys.js';
 
 export interface FeatureContext {
   config: Config;
@@ -26,6 +27,8 @@ export interface FeatureContext {
   metrics: Metrics;
   log: Logger;
   clock: () => number;
+  /** The broker's own signing key (firmware manifests, config envelopes), which the firmware feature rotates. */
+  serverKey: ServerSigningKey;
 }
 
 export interface Feature {

@@ -35,6 +35,7 @@ import type { Rollouts } from './rollouts/rollouts.js';
 import { createRollouts } from './rollouts/wiring.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createTelemetryIngest } from './telemetry/ingest.js';
+import { openServerSigningKey } from '../firmware-updates/signing-keys.js';
 import type { Feature, FeatureContext, FeatureFactory } from './feature.js';
 
 export interface ServiceOptions {
@@ -124,7 +125,9 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     maxPacketBytes: config.mqttMaxPacketBytes,
     connectLimits: { connectsPerSec: config.mqttMaxConnectsPerSec, maxWaitMs: config.mqttConnectWaitMs, pendingPerAddress: config.mqttMaxPendingConnectsPerAddress },
   });
-  const featureCtx: FeatureContext = { config, store, registry, tokens, presence, router, publisher: broker.publisher, metrics, log, clock };
+  // One key object for the features that sign with it, so a rotation reaches all of them at once.
+  const serverKey = await openServerSigningKey(config.dataDir);
+  const featureCtx: FeatureContext = { config, store, registry, tokens, presence, router, publisher: broker.publisher, metrics, log, clock, serverKey };
   // The staged rollouts come first: the firmware feature's hooks (delivered bytes, windows, link
   // rates) and the jobs feature (admission, execution changes) are given the same object.
   const rollouts = createRollouts(featureCtx, health);

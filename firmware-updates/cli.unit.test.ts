@@ -81,7 +81,6 @@ describe('baton firmware CLI', () => {
       path: at('slot.bin'),
       manifest,
       chunkTable: await store.chunkTable(stored.sha256, manifest.chunkSize),
-      persist: async () => undefined,
     });
     for (let runs = assembler.missingRuns(); runs.length > 0; runs = assembler.missingRuns()) {
       for (const [first, count] of runs) {

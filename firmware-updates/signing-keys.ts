@@ -1,6 +1,6 @@
 /**
- * Firmware signing keys: the broker's own key (created on first start), offline keys loaded from
- * PEM, and signing with jose. Verification is in `keyring.ts`.
+ * Firmware signing keys: the broker's own key (created on first start, rotated on request),
+ * offline keys loaded from PEM, and signing with jose. Verification is in `keyring.ts`.
  *
  * Only ECDSA P-256 (ES256, the default, widely in device crypto libraries and MCUboot) and Ed25519
  * (EdDSA). A key id is the first 16 hex of the SHA-256 of the SPKI DER, so it is derived from the
@@ -91,6 +91,41 @@ export async function ensureSigningKey(dir: string, algorithm: FirmwareAlgorithm
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     return signingKeyFromPem(await readFile(path, 'utf8'));
   }
+}
+
+/**
+ * The broker's own signing key, which an operator may rotate. Signers (firmware manifests, config
+ * envelopes) call `current()` at each signature, so a rotation takes effect for all of them at once.
+ */
+export interface ServerSigningKey {
+  current(): SigningKey;
+  /**
+   * Replaces the key in the key file with a new one and returns both. The file holds the old key
+   * or the new one, never neither, even after a crash. The old private key is not kept: it signs
+   * nothing after this, and devices trust what it signed only until its retirement (broker/firmware/keys.ts).
+   */
+  rotate(algorithm?: FirmwareAlgorithm): Promise<{ previous: SigningKey; current: SigningKey }>;
+}
+
+/** The broker's key in `{dir}/firmware-signing-key.pem` (created on first start), ready to rotate. */
+export async function openServerSigningKey(dir: string, algorithm: FirmwareAlgorithm = 'ES256'): Promise<ServerSigningKey> {
+  let key = await ensureSigningKey(dir, algorithm);
+  // One rotation at a time, so the key in memory is always the one last written to the file.
+  let last: Promise<unknown> = Promise.resolve();
+  return {
+    current: () => key,
+    rotate(next?: FirmwareAlgorithm) {
+      const rotation = last.then(async () => {
+        const { privateKeyPem } = generateSigningKeyPem(next ?? key.algorithm);
+        await writeFileAtomic(join(dir, SIGNING_KEY_FILE), privateKeyPem, { mode: 0o600 });
+        const previous = key;
+        key = signingKeyFromPem(privateKeyPem);
+        return { previous, current: key };
+      });
+      last = rotation.catch(() => undefined);
+      return rotation;
+    },
+  };
 }
 
 /** Signs the manifest's exact JSON bytes as a compact JWS with `kid` and an explicit `typ`. */

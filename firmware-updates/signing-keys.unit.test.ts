@@ -10,6 +10,7 @@ import { MANIFEST_TYP } from './manifest.js';
 import {
   ensureSigningKey,
   generateSigningKeyPem,
+  openServerSigningKey,
   SIGNING_KEY_FILE,
   signingKeyFromPem,
   signManifest,
@@ -39,6 +40,18 @@ describe('ensureSigningKey', () => {
     const [a, b] = await Promise.all([ensureSigningKey(tmp(), 'EdDSA'), ensureSigningKey(tmp(), 'EdDSA')]);
     expect(a.algorithm).toBe('EdDSA');
     expect(b.keyId).toBe(a.keyId);
+  });
+
+  it('rotates the broker key: the file holds the new key (mode 0600), the next start loads it', async () => {
+    const keyDir = join(tmp(), 'keys');
+    const server = await openServerSigningKey(keyDir);
+    const first = server.current();
+    const [a, b] = await Promise.all([server.rotate(), server.rotate('EdDSA')]);
+    expect([a.previous.keyId, a.current.keyId, b.previous.keyId]).toEqual([first.keyId, b.previous.keyId, a.current.keyId]);
+    expect([a.current.algorithm, b.current.algorithm]).toEqual(['ES256', 'EdDSA']);
+    expect(server.current().keyId).toBe(b.current.keyId);
+    expect((await stat(join(keyDir, SIGNING_KEY_FILE))).mode & 0o777).toBe(0o600);
+    expect((await ensureSigningKey(keyDir)).keyId).toBe(b.current.keyId);
   });
 
   it('refuses an RSA key with WeakKey', async () => {
@@ -80,9 +93,26 @@ describe('Keyring', () => {
     expect(keyring.trustedKeys().map((k) => k.keyId)).toEqual([ed.keyId]);
   });
 
+  it('keeps trusting a key until its retirement time, then refuses it; a retired key stays retired', () => {
+    let now = Date.parse('2025-06-01T00:00:00Z');
+    const keyring = new Keyring([recordOf(es), recordOf(ed)], () => now);
+    expect(keyring.retireAt(es.keyId, now + 1000)).toEqual({ ...recordOf(es), retiresAt: '2025-06-01T00:00:01.000Z' });
+    expect(keyring.verify(signJwsFor(es)).keyId).toBe(es.keyId);
+    expect(keyring.add(recordOf(es)).retiredAt).toBeUndefined();
+    now += 1000;
+    expect(keyring.get(es.keyId)).toMatchObject({ retiredAt: '2025-06-01T00:00:01.000Z', retiresAt: '2025-06-01T00:00:01.000Z' });
+    expect(() => keyring.verify(signJwsFor(es))).toThrowError(expect.objectContaining({ code: 'UntrustedKey' }));
+    expect(() => keyring.add(recordOf(es))).toThrowError(expect.objectContaining({ code: 'Conflict' }));
+    expect(keyring.trustedKeys().map((k) => k.keyId)).toEqual([ed.keyId]);
+    keyring.retire(ed.keyId);
+    expect(keyring.retireAt(ed.keyId, now + 5000)).toEqual({ ...recordOf(ed), retiredAt: '2025-06-01T00:00:01.000Z' });
+    expect(() => keyring.retireAt('nope', now)).toThrowError(expect.objectContaining({ code: 'NotFound' }));
+  });
+
   it('round-trips its records through storage', () => {
     const keyring = new Keyring([recordOf(es), recordOf(ed)]);
     keyring.retire(ed.keyId);
+    keyring.retireAt(es.keyId, Date.now() + 60_000);
     const reloaded = new Keyring(JSON.parse(JSON.stringify(keyring.records())) as KeyRecord[]);
     expect(reloaded.records()).toEqual(keyring.records());
   });

@@ -61,7 +61,8 @@ export const keySchema = z
     publicKeyPem: z.string(),
     source: z.enum(['server', 'offline']),
     createdAt: z.string(),
-    retiredAt: z.string().nullable(),
+    retiredAt: z.string().nullable().describe('When the key stopped being trusted: retired by an operator, or its `retiresAt` has come.'),
+    retiresAt: z.string().nullable().describe('A key rotated out: trusted until then (the last expiry of what it signed), then retired by itself.'),
   })
   .meta({ id: 'FirmwareKey' });
 
@@ -72,6 +73,19 @@ export const addKeyBody = z
     algorithm: z.enum(FIRMWARE_ALGORITHMS).optional(),
   })
   .strict();
+
+/** Optional: a POST without a body rotates to a key of the current algorithm. */
+export const rotateKeyBody = z
+  .strictObject({ algorithm: z.enum(FIRMWARE_ALGORITHMS).optional().describe("Default: the current key's.") })
+  .nullish()
+  .transform((body) => body ?? {});
+
+export const keyRotationSchema = z
+  .object({
+    key: keySchema.describe('The broker signs with this key from now on; listed first.'),
+    previous: keySchema.describe('The key it replaced: trusted until `retiresAt`.'),
+  })
+  .meta({ id: 'FirmwareKeyRotation' });
 
 export const listKeysQuery = z.object({ includeRetired: z.enum(['true', 'false']).default('false') });
 export const keyIdParams = z.object({ keyId: z.string().min(1).max(64) });

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { BatonError } from '../../device-sdk/protocol/errors.js';
 import type { ApiPlugin } from '../http/app.js';
 import { idParams, pageOf, problemSchema } from '../http/schemas.js';
-import { addKeyBody, firmwareDetailSchema, firmwareSchema, keyIdParams, keySchema, listFirmwareQuery, listKeysQuery, uploadHeaders, uploadQuery } from './http-schemas.js';
+import { addKeyBody, firmwareDetailSchema, firmwareSchema, keyIdParams, keyRotationSchema, keySchema, listFirmwareQuery, listKeysQuery, rotateKeyBody, uploadHeaders, uploadQuery } from './http-schemas.js';
 import type { KeyService } from './keys.js';
 import type { FirmwareService } from './service.js';
 
@@ -130,6 +130,16 @@ export function firmwareRoutes({ firmware, keys, maxBytes }: { firmware: Firmwar
       const { created, key } = await keys.add(req.body);
       return reply.code(created ? 201 : 200).send(key);
     });
+
+    app.post('/firmware/keys/rotate', {
+      onRequest: guard('admin'),
+      schema: {
+        tags,
+        summary: "Rotate the broker's signing key: a new key signs from now on; the old one retires once what it signed has expired",
+        body: rotateKeyBody,
+        response: { 201: keyRotationSchema, ...errors },
+      },
+    }, async (req, reply) => reply.code(201).send(await keys.rotate(req.body.algorithm)));
 
     app.delete('/firmware/keys/:keyId', {
       onRequest: guard('admin'),

@@ -46,11 +46,14 @@ export interface KeyRow {
   /** `server`: the broker's own key, created on first start; `offline`: added by an operator. */
   source: SignedBy;
   createdAt: string;
+  /** Set when an operator retired the key. */
   retiredAt: string | null;
+  /** Set when a rotation replaced the broker's key: trusted until then (keys.ts). */
+  retiresAt: string | null;
 }
 
 export interface FirmwareKeyRepo {
   list(): Promise<KeyRow[]>;
-  /** Inserts, or updates `retiredAt` of an existing key. */
+  /** Inserts, or updates `retiredAt` and `retiresAt` of an existing key. */
   put(key: KeyRow): Promise<void>;
 }

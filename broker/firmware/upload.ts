@@ -81,7 +81,7 @@ interface UploadMode {
 function serverSigned(deps: UploadDeps, p: UploadParams): UploadMode {
   const deviceClass = required(p.deviceClass, 'deviceClass');
   const version = required(p.version, 'version');
-  const key = deps.keys.signingKey();
+  deps.keys.signingKey(); // a retired broker key is refused before the image is read
   const now = deps.clock();
   const expiresAt = p.expiresAt === undefined ? now + DEFAULT_LIFETIME_MS : Date.parse(p.expiresAt);
   checkFresh(expiresAt, now);
@@ -89,6 +89,9 @@ function serverSigned(deps: UploadDeps, p: UploadParams): UploadMode {
     chunkSize: p.chunkSize ?? DEFAULT_CHUNK_SIZE,
     async finish(image) {
       const top = await deps.repo.highest(deviceClass);
+      // The key current once the image is in, not the one at the start: a rotation during a long
+      // upload fixed the old key's retirement from what it had signed by then (keys.ts).
+      const key = deps.keys.signingKey();
       const manifest = buildManifest({
         deviceClass,
         version,

@@ -6,14 +6,16 @@
  * other device (`Replay`), for any other job (`Replay`), and after it expires (`Expired`).
  */
 import { CompactSign } from 'jose';
-import type { SigningKey } from '../../firmware-updates/signing-keys.js';
+import type { ServerSigningKey } from '../../firmware-updates/signing-keys.js';
 import { CONFIG_ENVELOPE_TYP, type ConfigEnvelope } from '../../device-sdk/protocol/jobs.js';
 import type { JsonObject } from '../../device-sdk/protocol/json.js';
 
 export type ConfigSigner = (input: { deviceId: string; jobId: string; config: JsonObject }, now: number) => Promise<string>;
 
-export function configSigner(key: SigningKey, ttlS: number): ConfigSigner {
+/** Signs with the broker's key current at each delivery, so envelopes follow a key rotation at once. */
+export function configSigner(serverKey: Pick<ServerSigningKey, 'current'>, ttlS: number): ConfigSigner {
   return (input, now) => {
+    const key = serverKey.current();
     const envelope: ConfigEnvelope = {
       deviceId: input.deviceId,
       jobId: input.jobId,

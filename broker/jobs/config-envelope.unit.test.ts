@@ -8,7 +8,7 @@ import { T0 } from './test-fixtures.js';
 const key = signingKeyFromPem(generateSigningKeyPem('ES256').privateKeyPem);
 const other = signingKeyFromPem(generateSigningKeyPem('EdDSA').privateKeyPem);
 const trusted = [{ keyId: key.keyId, algorithm: key.algorithm, publicKeyPem: key.publicKeyPem }];
-const sign = configSigner(key, 3600);
+const sign = configSigner({ current: () => key }, 3600);
 const config = { sampleRateHz: 10, mode: 'eco' };
 
 const codeOf = (jws: string, expect: Partial<Parameters<typeof openConfigEnvelope>[1]> = {}) => {

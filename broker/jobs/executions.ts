@@ -99,10 +99,30 @@ export function cancel(e: ExecutionRecord, force: boolean, now: number): Steps {
 }
 
 /**
- * The device left the job: re-tagged out of a continuous job before it started (queued only), or
- * deleted (in progress too, since it can never report again).
+ * The device left the job: re-tagged out of a continuous job before it started (queued only, the
+ * caller's `details.reason` says `LeftTargets`), or deleted (in progress too, since it can never
+ * report again).
  */
 export function remove(e: ExecutionRecord, details: StatusDetails, now: number, alsoInProgress = false): Steps {
   if (e.status !== 'QUEUED' && !(alsoInProgress && e.status === 'IN_PROGRESS')) return [];
   return [nextState(e, { status: 'REMOVED', statusDetails: details, stepDeadline: null, inProgressDeadline: null, completedAt: now }, now)];
+}
+
+/**
+ * A device removed from a continuous job because it stopped matching (`leftReason`) matches again:
+ * a new attempt, waiting for admission like a device the job just picked up. Any other execution
+ * is left as it is (a deleted device's, or one that ran).
+ */
+export function rejoin(e: ExecutionRecord, leftReason: string, now: number): Steps {
+  if (e.status !== 'REMOVED' || e.statusDetails?.['reason'] !== leftReason) return [];
+  return [nextState(e, {
+    status: 'QUEUED',
+    attempt: e.attempt + 1,
+    statusDetails: null,
+    progress: null,
+    queuedAt: now,
+    startedAt: null,
+    completedAt: null,
+    admittedAt: null,
+  }, now)];
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BatonError, isBatonError } from '../../device-sdk/protocol/errors.js';
 import type { UpdateRequest } from '../../device-sdk/protocol/jobs.js';
-import { cancel, deviceUpdate, remove, startNext, timeOut, type DeviceView } from './executions.js';
+import { cancel, deviceUpdate, rejoin, remove, startNext, timeOut, type DeviceView } from './executions.js';
 import { execution, inProgress, job, T0 } from './test-fixtures.js';
 
 const codeOf = (fn: () => unknown): string => {
@@ -124,6 +124,16 @@ describe('cancel and remove', () => {
     expect(remove(execution(), { reason: 'x' }, T0).map((s) => s.status)).toEqual(['REMOVED']);
     expect(remove(inProgress(), { reason: 'x' }, T0)).toEqual([]);
     expect(remove(inProgress(), { reason: 'x' }, T0, true).map((s) => s.status)).toEqual(['REMOVED']);
+  });
+
+  it('a device removed for leaving comes back as a new attempt waiting for admission; other executions stay', () => {
+    const [left] = remove(execution({ progress: { percent: 10 } }), { reason: 'LeftTargets' }, T0 + 1);
+    expect(rejoin(left!, 'LeftTargets', T0 + 2)).toEqual([{
+      ...left, status: 'QUEUED', attempt: 2, versionNumber: 3, statusDetails: null, progress: null,
+      queuedAt: T0 + 2, updatedAt: T0 + 2, startedAt: null, completedAt: null, admittedAt: null,
+    }]);
+    expect(rejoin(remove(execution(), { reason: 'DeviceDeleted' }, T0)[0]!, 'LeftTargets', T0)).toEqual([]);
+    expect(rejoin(execution({ status: 'SUCCEEDED' }), 'LeftTargets', T0)).toEqual([]);
   });
 });
 

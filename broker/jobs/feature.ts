@@ -2,14 +2,14 @@
  * Jobs as a Baton feature: the SQLite repo, the service and its ticker, MQTT handlers and admin
  * routes, wired from the shared parts of the service (see broker/feature.ts).
  *
- * Config envelopes are signed with the broker's firmware signing key (`{dataDir}`, the same file
- * the firmware feature trusts), so a device that trusts firmware manifests trusts config jobs.
+ * Config envelopes are signed with the broker's firmware signing key (`featureCtx.serverKey`, the
+ * one the firmware feature trusts and rotates), so a device that trusts firmware manifests trusts
+ * config jobs, before and after a rotation.
  *
  * The staged rollouts (broker/rollouts) are made before it (service.ts) and passed in: the
  * firmware feature's hooks share them. The jobs feature admits through them, binds them to its
  * service, and runs their start (it knows the active jobs) and close (after its ticker stopped).
  */
-import { ensureSigningKey } from '../../firmware-updates/signing-keys.js';
 import type { PresenceEvent } from '../../device-sdk/protocol/schemas.js';
 import type { FeatureFactory } from '../feature.js';
 import { createSqliteFirmwareRepo } from '../store/sqlite/firmware.js';
@@ -22,7 +22,7 @@ import { registerJobsInbound } from './mqtt.js';
 import { createNotifier } from './notifier.js';
 import { jobRoutes } from './routes.js';
 import { createJobService } from './service.js';
-import { pickUpDevice } from './targeting.js';
+import { followDevice } from './targeting.js';
 import { admit, createTicker } from './ticker.js';
 import type { Rollouts } from '../rollouts/rollouts.js';
 import { rolloutActions, withRolloutRoutes } from '../rollouts/wiring.js';
@@ -34,7 +34,7 @@ export const jobsFeature = (rollouts: Rollouts): FeatureFactory => async (featur
   const { config, store, router, publisher, presence, metrics, clock, log: rootLog } = featureCtx;
   const log = rootLog.child({ component: 'jobs' });
   const repo = createSqliteJobRepo(store.db, store.writer);
-  const signer = configSigner(await ensureSigningKey(config.dataDir), config.jobsConfigTtlS);
+  const signer = configSigner(featureCtx.serverKey, config.jobsConfigTtlS);
   const notifier = createNotifier({ repo, publisher, presence, signer, clock, log });
   const ctx: JobsContext = {
     repo, store, presence, notifier, signer, clock, log,
@@ -56,10 +56,7 @@ export const jobsFeature = (rollouts: Rollouts): FeatureFactory => async (featur
     name: 'jobs',
     routes: withRolloutRoutes(jobRoutes(service), rollouts, featureCtx, service, ctx),
     async onDeviceConnected(deviceId) {
-      const continuous = (await repo.activeJobs()).filter((j) => j.continuous);
-      for (const job of continuous) {
-        if ((await pickUpDevice(ctx, deviceId, [job])) > 0) await admit(ctx, job);
-      }
+      for (const job of await followDevice(ctx, deviceId, await repo.activeJobs())) await admit(ctx, job);
       await rollouts.deviceConnected(deviceId);
       await notifier.connected(deviceId);
     },

@@ -44,6 +44,8 @@ export interface JobRepo {
   exclusions(jobId: string, limit: number): Promise<{ total: number; items: Exclusion[] }>;
   /** Device ids the job already has an execution or an exclusion for. */
   knownDevices(jobId: string): Promise<Set<string>>;
+  /** Device ids of the job's executions in `status` (a continuous job's rescan compares them with its targets). */
+  devicesIn(jobId: string, status: ExecutionStatus): Promise<string[]>;
   /** Adds waiting executions and exclusions for devices the job does not know yet; returns the devices added. */
   addTargets(jobId: string, deviceIds: readonly string[], exclusions: readonly Exclusion[], now: number): Promise<string[]>;
 

@@ -1,14 +1,14 @@
 /**
  * The jobs service's clockwork, one named step at a time, on each tick (`BATON_JOBS_TICK_MS`):
  * time out executions whose timer passed, start scheduled jobs whose time came, admit what the
- * admission policy lets through, and every `rescanEvery` ticks pick up devices that came to match
- * continuous jobs and remove executions of deleted devices. "Now" is the injected clock, so tests
- * move time and wait for a tick.
+ * admission policy lets through, and every `rescanEvery` ticks remove executions of deleted
+ * devices, then follow continuous jobs' targets (devices that came to match join, queued ones that
+ * stopped matching are removed). "Now" is the injected clock, so tests move time and wait for a tick.
  */
 import { afterChange, rollup, type JobsContext } from './context.js';
 import { timeOut } from './executions.js';
 import type { JobRecord } from './model.js';
-import { pickUpAll, removeOrphans } from './targeting.js';
+import { removeOrphans, rescan } from './targeting.js';
 
 const EXPIRE_BATCH = 1000;
 
@@ -42,13 +42,14 @@ export function createTicker(ctx: JobsContext, options: { rescanEvery: number })
 
   async function step(): Promise<void> {
     await expireTimers(ctx);
-    const rescan = ticks++ % options.rescanEvery === 0;
+    const rescanning = ticks++ % options.rescanEvery === 0;
+    // Deleted devices first, so the rescan below sees them gone (`DeviceDeleted`, not `LeftTargets`).
+    if (rescanning) await removeOrphans(ctx);
     for (let job of await ctx.repo.activeJobs()) {
       if (job.status === 'SCHEDULED') job = await rollup(ctx, job.id);
-      if (rescan && job.continuous && (await pickUpAll(ctx, job)) > 0) job = await rollup(ctx, job.id);
+      if (rescanning && job.continuous && (await rescan(ctx, job)).added > 0) job = await rollup(ctx, job.id);
       await admit(ctx, job);
     }
-    if (rescan) await removeOrphans(ctx);
   }
 
   return {

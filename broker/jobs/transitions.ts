@@ -2,7 +2,8 @@
  * The execution state machine: one explicit table of who may move an execution from which status
  * to which. The device may set IN_PROGRESS, SUCCEEDED, FAILED and REJECTED (AWS IoT Jobs lets a
  * device finish a QUEUED execution directly, and so do we); the service sets the rest: TIMED_OUT
- * when a timer passes, CANCELED and REMOVED, and QUEUED again for a retry.
+ * when a timer passes, CANCELED and REMOVED, and QUEUED again for a retry or for a device that
+ * came back into a continuous job's targets.
  *
  * A refused change is `TerminalState` when the execution has finished (whatever was asked) and
  * `InvalidStateTransition` otherwise. Errors carry the current `executionState`, which the MQTT
@@ -28,7 +29,8 @@ export const executionTransitions: Readonly<Record<ExecutionStatus, Partial<Reco
   SUCCEEDED: {},
   REJECTED: {},
   CANCELED: {},
-  REMOVED: {},
+  // A device that left a continuous job's targets and matches them again: a new attempt (executions.ts `rejoin`).
+  REMOVED: { QUEUED: service },
 };
 
 export const executionStateOf = (e: ExecutionRecord): ExecutionState => ({

@@ -10,7 +10,7 @@ const allowed = new Set([
   'QUEUED→CANCELED by service', 'QUEUED→REMOVED by service',
   'IN_PROGRESS→IN_PROGRESS by device', 'IN_PROGRESS→SUCCEEDED by device', 'IN_PROGRESS→FAILED by device', 'IN_PROGRESS→REJECTED by device',
   'IN_PROGRESS→TIMED_OUT by service', 'IN_PROGRESS→CANCELED by service', 'IN_PROGRESS→REMOVED by service',
-  'FAILED→QUEUED by service', 'TIMED_OUT→QUEUED by service',
+  'FAILED→QUEUED by service', 'TIMED_OUT→QUEUED by service', 'REMOVED→QUEUED by service',
 ]);
 const terminal: ExecutionStatus[] = ['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED'];
 

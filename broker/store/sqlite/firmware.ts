@@ -98,6 +98,7 @@ interface KeyDbRow {
   source: KeyRow['source'];
   created_at: string;
   retired_at: string | null;
+  retires_at: string | null;
 }
 
 export function createSqliteFirmwareKeyRepo(db: Database): FirmwareKeyRepo {
@@ -110,13 +111,14 @@ export function createSqliteFirmwareKeyRepo(db: Database): FirmwareKeyRepo {
         source: r.source,
         createdAt: r.created_at,
         retiredAt: r.retired_at,
+        retiresAt: r.retires_at,
       }));
     },
     async put(k) {
       db.prepare(
-        `INSERT INTO firmware_keys (key_id, algorithm, public_key_pem, source, created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (key_id) DO UPDATE SET retired_at = excluded.retired_at`,
-      ).run(k.keyId, k.algorithm, k.publicKeyPem, k.source, k.createdAt, k.retiredAt);
+        `INSERT INTO firmware_keys (key_id, algorithm, public_key_pem, source, created_at, retired_at, retires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key_id) DO UPDATE SET retired_at = excluded.retired_at, retires_at = excluded.retires_at`,
+      ).run(k.keyId, k.algorithm, k.publicKeyPem, k.source, k.createdAt, k.retiredAt, k.retiresAt);
     },
   };
 }

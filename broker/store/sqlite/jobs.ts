@@ -156,6 +156,8 @@ export function createSqliteJobRepo(db: Database, writer: WriteBatcher): JobRepo
         .pluck().all(jobId, jobId) as string[];
       return new Set(rows);
     },
+    devicesIn: async (jobId, status) =>
+      db.prepare('SELECT device_id FROM job_executions WHERE job_id = ? AND status = ?').pluck().all(jobId, status) as string[],
     addTargets: (jobId, deviceIds, exclusions, now) => inWrite(() => insertTargets(jobId, deviceIds, exclusions, now)),
 
     getExecution: async ({ jobId, deviceId }) => {
