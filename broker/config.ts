@@ -5,6 +5,7 @@
  * the same settings with the same defaults (test/config-docs.test.ts keeps them in step).
  */
 import { z } from 'zod';
+import { DEFAULT_MAX_DEPTH_BYTES } from '../firmware-updates/pacing.js';
 import { DEFAULT_HISTORY_VERSIONS } from './shadows/changes.js';
 import { defaultShadowLimits } from './shadows/limits.js';
 
@@ -36,7 +37,7 @@ export const settings = {
   firmwareMaxBytes: { env: 'BATON_FIRMWARE_MAX_BYTES', schema: positiveInt.default(1024 ** 3), doc: 'Largest firmware image accepted by `POST /api/v1/firmware` (streamed to disk, never buffered).' },
   egressBytesPerSec: { env: 'BATON_EGRESS_BYTES_PER_SEC', schema: z.coerce.number().int().min(0).default(0), doc: 'Global cap on firmware bytes sent to devices per second, over all downloads; 0 is unlimited.' },
   firmwareDeviceBytesPerSec: { env: 'BATON_FIRMWARE_DEVICE_BYTES_PER_SEC', schema: z.coerce.number().int().min(0).default(0), doc: 'Default cap on firmware bytes per second to one device; 0 is unlimited. Sites add 80% of their `uplinkBytesPerSec`.' },
-  firmwareBurstBytes: { env: 'BATON_FIRMWARE_BURST_BYTES', schema: z.coerce.number().int().min(256).default(128 * 1024), doc: 'Depth of every firmware pacing bucket: in any window of W s a cap grants at most rate × W + this. At least the largest chunk size, or a block is paid in slices.' },
+  firmwareBurstBytes: { env: 'BATON_FIRMWARE_BURST_BYTES', schema: z.coerce.number().int().min(256).default(DEFAULT_MAX_DEPTH_BYTES), doc: "Ceiling on a firmware pacing bucket's depth, which is 10 ms of its own rate: in any window of W s a cap at rate R sends at most R × W + max(one block, min(R × 10 ms, this)). Buckets start empty." },
   firmwareMaxOutstandingBlocks: { env: 'BATON_FIRMWARE_MAX_OUTSTANDING_BLOCKS', schema: z.coerce.number().int().min(64).default(256), doc: 'Blocks one device may have queued for delivery; more is refused with `RateLimited` (one request asks for ≤ 64).' },
   // --- MQTT sessions and bounds (broker/sessions, broker/mqtt) ---
   sessionMaxQueued: { env: 'BATON_SESSION_MAX_QUEUED', schema: positiveInt.default(1000), doc: 'Messages queued for one persistent session (clean session 0) while it is offline or not acknowledging; when full the oldest is dropped.' },

@@ -1,8 +1,17 @@
 /**
  * Token buckets for pacing firmware block delivery (bytes, not messages), pure and on an injected
- * clock. Envelope guarantee: in any window of W seconds a bucket grants at most rate × W + depth
- * bytes. Refill is capped at `depth`, so an event-loop stall (or a suspended VM) cannot bank a
+ * clock. Refill is capped at `depth`, so an event-loop stall (or a suspended VM) cannot bank a
  * burst larger than `depth`, and a clock that steps back refills nothing instead of refilling twice.
+ *
+ * A take larger than the depth is allowed from a full bucket and leaves it in debt, repaid at the
+ * rate before anything else passes: the block is paid in slices *after* it is sent, rather than
+ * before. Paying first would break the bound at the socket: a block is sent only when its last
+ * slice is paid, so several blocks whose earlier slices were paid before a window could all be sent
+ * inside it. Paid after, a grant is a send.
+ *
+ * Envelope: in any window of W seconds a bucket grants at most rate × W + max(depth, n) bytes,
+ * n the window's last take. (Tokens before the window's first take are at most `depth`; the last
+ * take needs min(n, depth) of them left; in between at most rate × W flowed in.)
  */
 import { BatonError } from '../device-sdk/protocol/errors.js';
 
@@ -14,29 +23,53 @@ export interface Clock {
 export interface TokenBucketOptions {
   /** Sustained rate, bytes per second. */
   rate: number;
-  /** Largest burst, bytes; also the largest single take that can ever succeed. */
+  /** Most tokens held, bytes: what an idle bucket can pass at once (and always one take, whatever its size). */
   depth: number;
   clock: Clock;
-  /** Tokens at creation; defaults to a full bucket. */
+  /** Tokens at creation, 0 to `depth`; defaults to a full bucket. */
   initial?: number;
 }
 
 export class TokenBucket {
-  readonly rate: number;
-  readonly depth: number;
+  private _rate = 0;
+  private _depth = 0;
   private readonly clock: Clock;
+  /** Below 0 while a take larger than the depth is being repaid. */
   private tokens: number;
   private last: number;
 
   constructor({ rate, depth, clock, initial = depth }: TokenBucketOptions) {
+    this.clock = clock;
+    this.setRate(rate, depth);
+    this.tokens = Math.min(Math.max(initial, 0), depth);
+    this.last = clock.now();
+  }
+
+  get rate(): number {
+    return this._rate;
+  }
+
+  get depth(): number {
+    return this._depth;
+  }
+
+  /**
+   * A new rate and depth (a site's uplink was changed), keeping what was taken: tokens earned so far
+   * count at the old rate, a debt stays owed, and nothing above the new depth is kept. Replacing the
+   * bucket instead would forget a debt and pass a block early.
+   */
+  retune(rate: number, depth: number): void {
+    this.refill();
+    this.setRate(rate, depth);
+    this.tokens = Math.min(this.tokens, depth);
+  }
+
+  private setRate(rate: number, depth: number): void {
     if (!(rate > 0 && Number.isFinite(rate)) || !(depth > 0 && Number.isFinite(depth))) {
       throw new BatonError('InvalidRequest', 'A token bucket needs a finite positive rate and depth.');
     }
-    this.rate = rate;
-    this.depth = depth;
-    this.clock = clock;
-    this.tokens = Math.min(Math.max(initial, 0), depth);
-    this.last = clock.now();
+    this._rate = rate;
+    this._depth = depth;
   }
 
   /** Tokens available now. */
@@ -45,35 +78,41 @@ export class TokenBucket {
     return this.tokens;
   }
 
-  /** Takes `n` tokens if all are available; never partially. */
+  /** Takes `n` tokens if `canTake(n)`; never partially. */
   tryTake(n: number): boolean {
     if (!this.canTake(n)) return false;
     this.tokens -= n;
     return true;
   }
 
-  /** Milliseconds until `n` tokens will be available (0 if now); `Infinity` if `n` exceeds the depth. */
+  /** Milliseconds until a take of `n` can succeed (0 if now). */
   timeUntil(n: number): number {
-    if (n > this.depth) return Infinity;
-    const deficit = n - this.available();
-    return deficit <= 0 ? 0 : Math.ceil((deficit * 1000) / this.rate);
+    const deficit = this.needed(n) - this.available();
+    return deficit <= 0 ? 0 : Math.ceil((deficit * 1000) / this._rate);
   }
 
-  /** Whether `n` tokens are available now (refills first). Used by `PacingLimiter` to take all or none. */
+  /**
+   * Whether a take of `n` can succeed now (refills first): `n` tokens, or a full bucket for a take
+   * larger than the depth. Used by `PacingLimiter` to take all or none.
+   */
   canTake(n: number): boolean {
-    if (!(n >= 0)) throw new BatonError('InvalidRequest', 'A take must be a non-negative number of bytes.');
-    return this.available() >= n;
+    return this.available() >= this.needed(n);
   }
 
-  /** True when full: such a bucket is indistinguishable from a new one and may be dropped. */
+  private needed(n: number): number {
+    if (!(n >= 0)) throw new BatonError('InvalidRequest', 'A take must be a non-negative number of bytes.');
+    return Math.min(n, this._depth);
+  }
+
+  /** True when full: nothing is owed, so it may be dropped (a new one made in its place holds no more). */
   isFull(): boolean {
-    return this.available() >= this.depth;
+    return this.available() >= this._depth;
   }
 
   private refill(): void {
     const now = this.clock.now();
     if (now <= this.last) return;
-    this.tokens = Math.min(this.depth, this.tokens + ((now - this.last) * this.rate) / 1000);
+    this.tokens = Math.min(this._depth, this.tokens + ((now - this.last) * this._rate) / 1000);
     this.last = now;
   }
 }
@@ -97,7 +136,10 @@ export class PacingLimiter {
   }
 }
 
-/** Buckets by key (device id, site id), created on first use; full buckets can be swept away. */
+/**
+ * Buckets by key (device id), created on first use; full buckets can be swept away (a bucket made
+ * again in its place holds at most as many tokens, so no take passes that would not have).
+ */
 export class BucketPool {
   private readonly buckets = new Map<string, TokenBucket>();
 
@@ -112,7 +154,7 @@ export class BucketPool {
     return bucket;
   }
 
-  /** Drops full buckets (a full bucket equals a fresh one); returns how many were dropped. */
+  /** Drops full buckets (never one in debt); returns how many were dropped. */
   sweep(): number {
     let dropped = 0;
     for (const [key, bucket] of this.buckets) {

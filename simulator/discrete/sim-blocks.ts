@@ -1,20 +1,21 @@
 /**
- * The simulator's block server: what the broker's firmware block endpoint does, on a simulated
- * clock. A device asks for its next block; the block goes out when the device's, the site's and the
- * service's buckets all allow it (`RolloutPacing`) and the device's window is open; it arrives after
- * its size ÷ the device's real link. Requests wait per site in arrival order.
+ * The simulator's block server: what the broker's block delivery (broker/firmware/delivery.ts)
+ * does, on a simulated clock. A device asks for its next block; the block goes out when the
+ * device's window is open and production's pacing (`createPacing`, the same limiter, one take per
+ * block) grants it; otherwise it is tried again after the limiter's `timeUntil`, at least 1 ms
+ * later, as delivery's `pay()` sleeps. It arrives after its size ÷ the device's real link.
+ * Requests wait per site in arrival order.
  */
-import type { RolloutPacing } from '../../rollouts/pacing.js';
+import type { PacedSite, Pacing } from '../../firmware-updates/pacing.js';
 import type { EnvelopeMeter, SiteMeter } from './sim-report.js';
 import type { MaintenanceWindows } from '../../rollouts/windows.js';
 
 /** A downloading device as the block server sees it. */
 export interface BlockClient {
   id: string;
-  /** The site's key ('' for none) and the site id the buckets know it by. */
+  /** The site's key ('' for none), and the site as pacing sees it (none when the job does not know it). */
   siteKey: string;
-  site: string | null;
-  linkKbps?: number | undefined;
+  pacedSite: PacedSite | undefined;
   linkBytesPerSec: number;
   bytes: number;
   meter: SiteMeter;
@@ -25,7 +26,7 @@ export interface BlockClient {
 export type BlockEvent = { kind: 'pump'; site: string } | { kind: 'arrive'; id: string; bytes: number };
 
 export interface BlockServerDeps {
-  pacing: RolloutPacing;
+  pacing: Pacing;
   /** The service bucket's envelope check, when there is a service cap. */
   egress: EnvelopeMeter | undefined;
   blockBytes: number;
@@ -60,11 +61,10 @@ export class SimBlockServer {
     const now = this.d.now();
     this.pumps.delete(site);
     const queue = this.queues.get(site) ?? [];
-    const siteBucket = this.d.pacing.site(queue[0]?.site ?? null);
     let wake = Infinity;
     let keep = 0;
     for (const client of queue) {
-      const wait = this.trySend(client, siteBucket, now);
+      const wait = this.trySend(client, now);
       if (wait === 0) continue;
       queue[keep++] = client;
       wake = Math.min(wake, wait);
@@ -74,7 +74,7 @@ export class SimBlockServer {
   }
 
   /** 0 when the block went out, else when to try again. */
-  private trySend(client: BlockClient, siteBucket: ReturnType<RolloutPacing['site']>, now: number): number {
+  private trySend(client: BlockClient, now: number): number {
     const windows = this.d.windowsFor(client.id);
     if (!windows.isInWindow(now)) {
       if (!client.paused) this.interruptions++;
@@ -83,11 +83,7 @@ export class SimBlockServer {
     }
     client.paused = false;
     const n = Math.min(this.d.blockBytes, this.d.firmwareBytes - client.bytes);
-    // When the site's or the service's bucket is short, nobody here can go: skip the device's limiter.
-    const egress = this.d.pacing.egress;
-    if (siteBucket && !siteBucket.canTake(n)) return now + Math.max(1, siteBucket.timeUntil(n));
-    if (egress && !egress.canTake(n)) return now + Math.max(1, egress.timeUntil(n));
-    const limiter = this.d.pacing.limiterFor(client);
+    const limiter = this.d.pacing.limiterFor(client.id, client.pacedSite);
     if (!limiter.tryTake(n)) return now + Math.max(1, limiter.timeUntil(n));
     client.meter.grant(now, n);
     this.d.egress?.add(now, n);

@@ -4,6 +4,7 @@
  * halfway and come back later, resuming where they were.
  */
 import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
+import type { PacedSite } from '../../firmware-updates/pacing.js';
 import type { RolloutScheduler } from '../../rollouts/scheduler.js';
 import type { BlockClient, SimBlockServer } from './sim-blocks.js';
 import type { SiteMeter } from './sim-report.js';
@@ -35,10 +36,10 @@ export interface DeviceHost {
   tick(): void;
 }
 
-export function deviceRun(d: SimDevice, siteKey: string, meter: SiteMeter): DeviceRun {
-  const { id, site, linkKbps, linkBytesPerSec } = d;
+export function deviceRun(d: SimDevice, siteKey: string, pacedSite: PacedSite | undefined, meter: SiteMeter): DeviceRun {
+  const { id, linkBytesPerSec } = d;
   const state = { phase: 'waiting', status: 'QUEUED', offline: false, dropped: false, released: false, pending: false } as const;
-  return { id, site, siteKey, linkKbps, linkBytesPerSec, meter, bytes: 0, paused: false, d, ...state };
+  return { id, siteKey, pacedSite, linkBytesPerSec, meter, bytes: 0, paused: false, d, ...state };
 }
 
 export class SimDevices {

@@ -4,15 +4,17 @@
  * site had devices pending, and the envelope check on every 1 s window.
  */
 import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
+import { envelopeBytes } from '../../firmware-updates/pacing.js';
 import type { RolloutEvent } from '../../rollouts/progression.js';
 import type { SimReport, SiteFigures } from './sim-types.js';
 import type { Phase, StopCause } from '../../rollouts/state.js';
 
 /**
- * Checks a bucket's grants against its envelope as they happen: in every window of `windowMs`
- * ending on a grant, no more than rate × window + depth (plus one byte for float rounding). The
- * worst windows start and end on grants, so checking those is checking all. Keeps only the grants
- * of the last window, in parallel number arrays (a 10,000-device run grants over a million blocks).
+ * Checks a level's grants against pacing's envelope as they happen: in every window of `windowMs`
+ * ending on a grant, no more than `envelopeBytes` (rate × window + one block on small links; plus
+ * one byte for float rounding). The worst windows start and end on grants, so checking those is
+ * checking all. Keeps only the grants of the last window, in parallel number arrays (a
+ * 10,000-device run grants over a million blocks).
  */
 export class EnvelopeMeter {
   violations = 0;
@@ -24,10 +26,11 @@ export class EnvelopeMeter {
 
   constructor(
     rate: number,
-    depth: number,
+    blockBytes: number,
+    maxDepthBytes: number,
     private readonly windowMs = 1000,
   ) {
-    this.allowed = (rate * windowMs) / 1000 + depth + 1;
+    this.allowed = envelopeBytes(rate, windowMs, blockBytes, maxDepthBytes) + 1;
   }
 
   add(at: number, bytes: number): void {
@@ -61,9 +64,10 @@ export class SiteMeter {
 
   constructor(
     readonly budget: number,
-    depth: number,
+    blockBytes: number,
+    maxDepthBytes: number,
   ) {
-    this.envelope = Number.isFinite(budget) ? new EnvelopeMeter(budget, depth) : undefined;
+    this.envelope = Number.isFinite(budget) ? new EnvelopeMeter(budget, blockBytes, maxDepthBytes) : undefined;
   }
 
   grant(at: number, bytes: number): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_DEPTH_BYTES } from '../../firmware-updates/pacing.js';
 import { SimClock } from './sim-clock.js';
 import { EnvelopeMeter, SiteMeter } from './sim-report.js';
 
@@ -15,7 +16,7 @@ describe('SimClock', () => {
   });
 });
 
-describe('EnvelopeMeter (rate 1,000 B/s, depth 500 B, 1 s windows)', () => {
+describe('EnvelopeMeter (rate 1,000 B/s, 500 B blocks, 1 s windows: 1,000 + 500 B)', () => {
   it.each([
     ['steady at the rate', [[0, 500], [500, 500], [1000, 500], [1500, 500]], 0],
     ['rate × 1 s + depth in one window is allowed', [[0, 1000], [1000, 500]], 0],
@@ -23,7 +24,7 @@ describe('EnvelopeMeter (rate 1,000 B/s, depth 500 B, 1 s windows)', () => {
     ['a burst after a quiet second is fine', [[0, 500], [2000, 1500]], 0],
     ['every window ending on a grant is checked', [[0, 1500], [900, 100], [950, 100]], 2],
   ])('%s', (_name, grants, violations) => {
-    const meter = new EnvelopeMeter(1000, 500);
+    const meter = new EnvelopeMeter(1000, 500, DEFAULT_MAX_DEPTH_BYTES);
     for (const [at, bytes] of grants) meter.add(at!, bytes!);
     expect(meter.violations).toBe(violations);
   });
@@ -31,7 +32,7 @@ describe('EnvelopeMeter (rate 1,000 B/s, depth 500 B, 1 s windows)', () => {
 
 describe('SiteMeter', () => {
   it('divides bytes by budget × the time with pending devices', () => {
-    const meter = new SiteMeter(1000, 100);
+    const meter = new SiteMeter(1000, 100, DEFAULT_MAX_DEPTH_BYTES);
     meter.pendingChange(1, 0);
     meter.grant(0, 4000);
     meter.pendingChange(-1, 5000); // 5 s pending

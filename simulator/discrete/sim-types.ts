@@ -30,8 +30,8 @@ export interface SimOptions {
   /** Epoch ms of the simulated start (windows are evaluated in real zones). */
   startAt: number;
   blockBytes: number;
-  /** Bucket depth; default two blocks. */
-  depthBytes?: number;
+  /** Ceiling on a pacing bucket's depth (`BATON_FIRMWARE_BURST_BYTES`); default the broker's. */
+  maxDepthBytes?: number;
   tickS?: number;
   /** From notify to the device's first block request. */
   notifyLatencyS?: number;
@@ -64,7 +64,7 @@ export interface SimReport {
   phase: Phase;
   stop: StopCause | null;
   sites: Record<string, SiteFigures>;
-  /** 1 s windows in which a site or the service bucket granted more than rate × 1 s + depth. */
+  /** 1 s windows in which a site or the service granted more than pacing's envelope (`envelopeBytes`: rate × 1 s + one block on small links). */
   capViolations: number;
   /** Downloads that met their window closing: admission makes this 0 when devices keep the budgeted rate. */
   windowInterruptions: number;

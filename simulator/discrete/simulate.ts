@@ -1,15 +1,16 @@
 /**
- * A discrete-event simulation of one rollout: the real scheduler, the real token buckets
- * (`RolloutPacing`) on a simulated clock, and simulated devices with their own link speeds,
- * sites, failures and disconnects. Devices fetch the image block by block, as the SDK does: ask,
+ * A discrete-event simulation of one rollout: the real scheduler, production's pacing
+ * (`createPacing`, built as the broker builds it) on a simulated clock, and simulated devices with
+ * their own link speeds, sites, failures and disconnects. Devices fetch the image block by block, as the SDK does: ask,
  * wait for the buckets, receive at their link speed, ask again. The simulator plays the jobs
  * feature's part exactly as the README says it should (events in, `tick`, decisions out), so it
  * also checks that contract. Runs 10,000 devices in seconds; used by tests and the bench.
  */
 import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
+import { createPacing, DEFAULT_MAX_DEPTH_BYTES, PACING_SWEEP_INTERVAL_MS, type Pacing } from '../../firmware-updates/pacing.js';
 import { budgetOf, siteOf, type SchedulerConfig } from '../../rollouts/config.js';
 import { lowerBoundS } from '../../rollouts/forecast.js';
-import { RolloutPacing } from '../../rollouts/pacing.js';
+import { kbpsToBytesPerSec } from '../../rollouts/rates.js';
 import { RolloutScheduler, type Decision, type RolloutEvent, type StatusChange } from '../../rollouts/scheduler.js';
 import { SimBlockServer, type BlockEvent } from './sim-blocks.js';
 import { SimClock } from './sim-clock.js';
@@ -29,6 +30,7 @@ class FleetSim {
   private readonly clock: SimClock<SimEvent>;
   private readonly config: SchedulerConfig;
   private scheduler: RolloutScheduler;
+  private readonly pacing: Pacing;
   private readonly blocks: SimBlockServer;
   private readonly devices: SimDevices;
   private readonly runs = new Map<string, DeviceRun>();
@@ -36,15 +38,30 @@ class FleetSim {
   private readonly egress: EnvelopeMeter | undefined;
   private readonly events: RolloutEvent[] = [];
   private stopped = false;
+  private nextSweepAt: number;
   private counters = { admitted: 0, admittedAfterStop: 0 };
 
   constructor(private readonly o: SimOptions) {
     const clock = (this.clock = new SimClock(o.startAt));
+    this.nextSweepAt = o.startAt + PACING_SWEEP_INTERVAL_MS;
     this.config = { ...o.job, targets: o.devices.map((d) => ({ id: d.id, site: d.site, linkKbps: d.linkKbps, timeZone: d.timeZone, windows: d.windows })) };
     this.scheduler = RolloutScheduler.create(this.config);
-    const { sites, siteShare, egressBytesPerSec, firmwareBytes } = o.job;
-    const pacing = new RolloutPacing({ sites, siteShare, egressBytesPerSec, depthBytes: this.depth, clock });
-    this.egress = pacing.egress ? new EnvelopeMeter(pacing.egress.rate, this.depth) : undefined;
+    const { siteShare, egressBytesPerSec, firmwareBytes } = o.job;
+    // As broker/firmware/feature.ts builds it, with the rollouts' hook for a device's own rate
+    // (its reported link, broker/rollouts) and no default per-device cap.
+    const egress = egressBytesPerSec !== undefined && Number.isFinite(egressBytesPerSec) ? egressBytesPerSec : 0;
+    const pacing = (this.pacing = createPacing({
+      deviceBytesPerSec: 0,
+      globalBytesPerSec: egress,
+      maxDepthBytes: this.maxDepth,
+      ...(siteShare !== undefined ? { siteShare } : {}),
+      clock,
+      deviceRate: (id) => {
+        const kbps = this.scheduler.config.targets.get(id)?.linkKbps;
+        return kbps !== undefined && kbps > 0 ? kbpsToBytesPerSec(kbps) : undefined;
+      },
+    }));
+    this.egress = egress > 0 ? new EnvelopeMeter(egress, o.blockBytes, this.maxDepth) : undefined;
     const now = () => clock.now();
     const schedule = (at: number, event: BlockEvent) => clock.at(at, event);
     this.blocks = new SimBlockServer({ pacing, egress: this.egress, blockBytes: o.blockBytes, firmwareBytes, now, schedule, windowsFor: (id) => this.scheduler.windowsFor(id) });
@@ -57,7 +74,10 @@ class FleetSim {
       reportStatus: (run, status) => this.reportStatus(run, status),
       tick: () => this.tick(),
     });
-    for (const d of o.devices) this.runs.set(d.id, deviceRun(d, siteOf(this.scheduler.config, d.id), this.meterOf(d.id)));
+    for (const d of o.devices) {
+      const site = siteOf(this.scheduler.config, d.id);
+      this.runs.set(d.id, deviceRun(d, site, this.scheduler.config.sites.get(site), this.meterOf(d.id)));
+    }
     for (const s of o.restartAtS ?? []) clock.at(o.startAt + s * 1000, { kind: 'restart' });
   }
 
@@ -71,6 +91,7 @@ class FleetSim {
   private handle(e: SimEvent): void {
     switch (e.kind) {
       case 'tick':
+        this.sweep();
         this.tick();
         if (!this.quiet()) this.clock.after((this.o.tickS ?? 1) * 1000, e);
         return;
@@ -126,6 +147,13 @@ class FleetSim {
 
   // --- bookkeeping ------------------------------------------------------------------------------
 
+  /** As the broker's sweeper timer: idle buckets are dropped, and start empty when used again. */
+  private sweep(): void {
+    if (this.clock.now() < this.nextSweepAt) return;
+    this.pacing.sweep();
+    this.nextSweepAt = this.clock.now() + PACING_SWEEP_INTERVAL_MS;
+  }
+
   private device(id: string): DeviceRun {
     return this.runs.get(id)!;
   }
@@ -133,12 +161,12 @@ class FleetSim {
   private meterOf(id: string): SiteMeter {
     const site = siteOf(this.scheduler.config, id);
     let meter = this.meters.get(site);
-    if (!meter) this.meters.set(site, (meter = new SiteMeter(budgetOf(this.scheduler.config, site), this.depth)));
+    if (!meter) this.meters.set(site, (meter = new SiteMeter(budgetOf(this.scheduler.config, site), this.o.blockBytes, this.maxDepth)));
     return meter;
   }
 
-  private get depth(): number {
-    return this.o.depthBytes ?? 2 * this.o.blockBytes;
+  private get maxDepth(): number {
+    return this.o.maxDepthBytes ?? DEFAULT_MAX_DEPTH_BYTES;
   }
 
   /** The rollout is over and no device has anything left to do: stop ticking. */

@@ -11,13 +11,13 @@ export interface Arrival {
   bytes: number;
 }
 
-/** The link, recording into `arrivals` when each block arrives (performance.now ms). */
-export function recordArrivals(link: FirmwareLink, arrivals: Arrival[]): FirmwareLink {
+/** The link, recording into `arrivals` when each block (and, with `kinds`, each chunk table) arrives (performance.now ms). */
+export function recordArrivals(link: FirmwareLink, arrivals: Arrival[], kinds: readonly string[] = ['stream/data']): FirmwareLink {
   return {
     ...link,
     onTopic: (filter, handler) =>
       link.onTopic(filter, (m) => {
-        if (parseTopic(m.topic)?.kind === 'stream/data') arrivals.push({ at: performance.now(), bytes: m.payload.length });
+        if (kinds.includes(parseTopic(m.topic)?.kind ?? '')) arrivals.push({ at: performance.now(), bytes: m.payload.length });
         handler(m);
       }),
   };
