@@ -1,6 +1,7 @@
 /**
- * Which blocks of a download are verified and safely on storage: one bit a block, persisted in the
- * device state so a restart resumes where it stopped (RFC 9124 REQ.USE.MFST.RESUME spirit).
+ * Which blocks of a download are verified and written to the slot: one bit a block, lowest bit
+ * of byte 0 first. `BitmapFile` keeps it on storage beside the slot so a restart resumes where it
+ * stopped (RFC 9124 REQ.USE.MFST.RESUME spirit).
  */
 import { BatonError } from '../protocol/errors.js';
 import { MAX_BLOCKS_PER_REQUEST, type BlockRun } from './stream-request.js';
@@ -13,20 +14,18 @@ export class BlockBitmap {
     readonly blockCount: number,
     bits?: Uint8Array,
   ) {
-    const byteLength = Math.ceil(blockCount / 8);
+    const byteLength = BlockBitmap.byteLength(blockCount);
     if (bits && bits.length !== byteLength) {
       throw new BatonError('InvalidRequest', `A bitmap of ${blockCount} blocks has ${byteLength} bytes.`);
     }
     this.bits = bits ? Uint8Array.from(bits) : new Uint8Array(byteLength);
+    // Bits past the last block mean nothing; dropping them keeps `verifiedCount` honest.
+    if (blockCount % 8 !== 0 && byteLength > 0) this.bits[byteLength - 1]! &= (1 << (blockCount % 8)) - 1;
     for (let i = 0; i < blockCount; i++) if (this.has(i)) this.count++;
   }
 
-  static fromBase64(blockCount: number, encoded: string): BlockBitmap {
-    return new BlockBitmap(blockCount, Buffer.from(encoded, 'base64'));
-  }
-
-  toBase64(): string {
-    return Buffer.from(this.bits).toString('base64');
+  static byteLength(blockCount: number): number {
+    return Math.ceil(blockCount / 8);
   }
 
   has(index: number): boolean {
@@ -34,12 +33,22 @@ export class BlockBitmap {
   }
 
   set(index: number): void {
-    if (!Number.isInteger(index) || index < 0 || index >= this.blockCount) {
-      throw new BatonError('InvalidRequest', `Block ${index} is outside 0..${this.blockCount - 1}.`);
-    }
+    this.checkIndex(index);
     if (this.has(index)) return;
-    this.bits[index >> 3] = (this.bits[index >> 3] ?? 0) | (1 << (index & 7));
+    this.bits[index >> 3]! |= 1 << (index & 7);
     this.count++;
+  }
+
+  clear(index: number): void {
+    this.checkIndex(index);
+    if (!this.has(index)) return;
+    this.bits[index >> 3]! &= ~(1 << (index & 7));
+    this.count--;
+  }
+
+  /** A copy of bytes `from..to` (inclusive) as they are now: what a positioned write stores. */
+  bytes(from: number, to: number): Uint8Array {
+    return this.bits.slice(from, to + 1);
   }
 
   get verifiedCount(): number {
@@ -62,5 +71,11 @@ export class BlockBitmap {
       budget--;
     }
     return runs;
+  }
+
+  private checkIndex(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.blockCount) {
+      throw new BatonError('InvalidRequest', `Block ${index} is outside 0..${this.blockCount - 1}.`);
+    }
   }
 }

@@ -1,10 +1,11 @@
 /**
  * Step 5b of a download: fetch the missing blocks with a window of outstanding requests, hand
- * each to the assembler (which verifies it against the chunk table before writing it) one at a
- * time, and ask again for what went missing.
+ * each to the assembler (which verifies it against the chunk table before writing it), and ask
+ * again for what went missing.
  *
- * - Blocks are stored strictly one after another (`storeConcurrency` 1), so a crash loses at most
- *   the one block being stored (its bit not yet persisted): that is all a restart fetches twice.
+ * - Up to `storeConcurrency` blocks are stored at once, taken in arrival order: file writes wait
+ *   on the thread pool, so one at a time would leave the link idle. A crash loses at most those
+ *   (their bits not yet written): that is all a restart fetches twice.
  * - A block that fails its digest is asked for again at once, on its own, up to
  *   `maxDigestRetries`; then the download fails with `ChunkDigestMismatch`.
  * - A block beyond the image or longer than its range fails the download with `TooLarge`: the

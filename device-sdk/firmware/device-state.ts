@@ -1,6 +1,9 @@
 /**
  * The device's small firmware state file: the counters that make replay and rollback detectable
- * (RFC 9124 REQ.SEC.SEQUENCE, MCUboot security counter), the trusted time, and the partial download.
+ * (RFC 9124 REQ.SEC.SEQUENCE, MCUboot security counter), the trusted time, and which download is
+ * in progress. Which of its blocks are done is not here but in the bitmap file beside the slot
+ * (download-assembler.ts): this file is written when a manifest is accepted (a download starts or
+ * resumes) and when a download ends, never once a block.
  *
  * State changes are pure functions returning a new state; `createStateFile` persists one
  * atomically, so a power cut never leaves counters half-written (which would fail open).
@@ -9,32 +12,50 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { BatonError } from '../protocol/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { BlockBitmap } from './bitmap.js';
-import { blockCount, type FirmwareManifest } from './manifest.js';
+import type { FirmwareManifest } from './manifest.js';
 
 const partialDownloadSchema = z.strictObject({
   firmwareId: z.string(),
   /** The signed manifest exactly as received, re-verified on resume rather than trusted from disk. */
   manifest: z.string(),
-  blockCount: z.int().min(1),
-  /** Base64 bitmap of blocks verified and synced to storage. */
-  verifiedBlocks: z.string(),
 });
 
-const deviceFirmwareStateSchema = z.strictObject({
-  formatVersion: z.literal(1),
+const counters = {
   installedSequence: z.int().min(0),
   installedSecurityCounter: z.int().min(0),
   /** Highest `issuedAt` ever accepted, ms since epoch; only ever increases. */
   trustedTime: z.int().min(0),
+};
+
+const deviceFirmwareStateSchema = z.strictObject({
+  formatVersion: z.literal(2),
+  ...counters,
   download: partialDownloadSchema.nullable(),
 });
 
-export type PartialDownload = z.infer<typeof partialDownloadSchema>;
+/**
+ * Format 1, written by SDKs that kept the block bitmap in this file. Read so a device updated
+ * mid-download keeps its counters and trusted time (losing them would re-open rollback); its
+ * download restarts from the first block, as no bitmap file vouches for the slot.
+ */
+const formatVersion1Schema = z
+  .strictObject({
+    formatVersion: z.literal(1),
+    ...counters,
+    download: z.strictObject({ firmwareId: z.string(), manifest: z.string(), blockCount: z.int(), verifiedBlocks: z.string() }).nullable(),
+  })
+  .transform(({ download, ...rest }): DeviceFirmwareState => ({
+    ...rest,
+    formatVersion: 2,
+    download: download && { firmwareId: download.firmwareId, manifest: download.manifest },
+  }));
+
+const storedStateSchema = z.union([deviceFirmwareStateSchema, formatVersion1Schema]);
+
 export type DeviceFirmwareState = z.infer<typeof deviceFirmwareStateSchema>;
 
 export const initialDeviceState: DeviceFirmwareState = Object.freeze({
-  formatVersion: 1,
+  formatVersion: 2,
   installedSequence: 0,
   installedSecurityCounter: 0,
   trustedTime: 0,
@@ -43,31 +64,19 @@ export const initialDeviceState: DeviceFirmwareState = Object.freeze({
 
 /**
  * After `verifyManifest` accepted `manifest`: raise the trusted time to its `issuedAt` (never
- * lower it) and start, or keep resuming, its download.
+ * lower it) and make it the download in progress. Accepting the one in progress again keeps its
+ * blocks: they are in the bitmap file, which is bound to the chunk table, not to this state.
  */
 export function withAcceptedManifest(
   state: DeviceFirmwareState,
   manifest: FirmwareManifest,
   signedManifest: string,
 ): DeviceFirmwareState {
-  const trustedTime = Math.max(state.trustedTime, Date.parse(manifest.issuedAt));
-  if (state.download?.firmwareId === manifest.firmwareId && state.download.manifest === signedManifest) {
-    return { ...state, trustedTime };
-  }
-  const blocks = blockCount(manifest.size, manifest.chunkSize);
-  const download: PartialDownload = {
-    firmwareId: manifest.firmwareId,
-    manifest: signedManifest,
-    blockCount: blocks,
-    verifiedBlocks: new BlockBitmap(blocks).toBase64(),
+  return {
+    ...state,
+    trustedTime: Math.max(state.trustedTime, Date.parse(manifest.issuedAt)),
+    download: { firmwareId: manifest.firmwareId, manifest: signedManifest },
   };
-  return { ...state, trustedTime, download };
-}
-
-/** Records the blocks verified so far of the current download. */
-export function withProgress(state: DeviceFirmwareState, verified: BlockBitmap): DeviceFirmwareState {
-  if (!state.download) throw new BatonError('Conflict', 'No download is in progress.');
-  return { ...state, download: { ...state.download, verifiedBlocks: verified.toBase64() } };
 }
 
 /** After the new image booted and confirmed itself: the counters move forward, the download ends. */
@@ -78,11 +87,6 @@ export function withInstalled(state: DeviceFirmwareState, manifest: FirmwareMani
     installedSecurityCounter: Math.max(state.installedSecurityCounter, manifest.securityCounter),
     download: null,
   };
-}
-
-/** The bitmap of the current download, as persisted. */
-export function verifiedBlocksOf(download: PartialDownload): BlockBitmap {
-  return BlockBitmap.fromBase64(download.blockCount, download.verifiedBlocks);
 }
 
 export interface StateFile {
@@ -102,7 +106,7 @@ export function createStateFile(path: string): StateFile {
         throw err;
       }
       // A corrupt file must not silently reset the counters to zero: that would re-open rollback.
-      const parsed = deviceFirmwareStateSchema.safeParse(safeJson(text));
+      const parsed = storedStateSchema.safeParse(safeJson(text));
       if (!parsed.success) throw new BatonError('InvalidRequest', `The firmware state file ${path} is corrupt.`);
       return parsed.data;
     },

@@ -1,16 +1,7 @@
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BatonError } from '../protocol/errors.js';
-import { BlockBitmap } from './bitmap.js';
-import {
-  createStateFile,
-  initialDeviceState,
-  verifiedBlocksOf,
-  withAcceptedManifest,
-  withInstalled,
-  withProgress,
-} from './device-state.js';
+import { createStateFile, initialDeviceState, withAcceptedManifest, withInstalled } from './device-state.js';
 import { makeImage, useTempDir, manifestFor } from './test-fixtures.js';
 
 const image = makeImage(4000);
@@ -24,14 +15,10 @@ describe('device state transitions', () => {
     expect(withAcceptedManifest(accepted, older, 'jws-b').trustedTime).toBe(Date.parse(manifest.issuedAt));
   });
 
-  it('starts a download with an empty bitmap, and keeps progress when the same manifest is accepted again', () => {
+  it('makes the accepted manifest the download in progress, exactly as received', () => {
     const started = withAcceptedManifest(initialDeviceState, manifest, 'jws-a');
-    expect(started.download).toMatchObject({ firmwareId: manifest.firmwareId, manifest: 'jws-a', blockCount: 4 });
-    const bitmap = verifiedBlocksOf(started.download!);
-    bitmap.set(2);
-    const progressed = withProgress(started, bitmap);
-    expect(verifiedBlocksOf(withAcceptedManifest(progressed, manifest, 'jws-a').download!).has(2)).toBe(true);
-    expect(verifiedBlocksOf(withAcceptedManifest(progressed, older, 'jws-b').download!).verifiedCount).toBe(0);
+    expect(started.download).toEqual({ firmwareId: manifest.firmwareId, manifest: 'jws-a' });
+    expect(withAcceptedManifest(started, older, 'jws-b').download).toEqual({ firmwareId: older.firmwareId, manifest: 'jws-b' });
   });
 
   it('moves the counters forward on install and ends the download', () => {
@@ -58,24 +45,30 @@ describe('createStateFile', () => {
     expect(await readdir(tmp())).toEqual(['fw.json']);
   });
 
+  it('reads a format 1 file (block bitmap inside) keeping counters, trusted time and the download, not its bits', async () => {
+    const path = join(tmp(), 'fw.json');
+    const v1 = {
+      formatVersion: 1,
+      installedSequence: 7,
+      installedSecurityCounter: 2,
+      trustedTime: 1_750_000_000_000,
+      download: { firmwareId: 'fw-1', manifest: 'jws-a', blockCount: 4, verifiedBlocks: 'Bw==' },
+    };
+    await writeFile(path, JSON.stringify(v1));
+    const file = createStateFile(path);
+    const migrated = await file.load();
+    expect(migrated).toEqual({ ...v1, formatVersion: 2, download: { firmwareId: 'fw-1', manifest: 'jws-a' } });
+    await file.save(migrated);
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(migrated);
+    await writeFile(path, JSON.stringify({ ...v1, download: null }));
+    expect((await file.load()).download).toBeNull();
+  });
+
   it('refuses a corrupt file instead of resetting the counters', async () => {
     const path = join(tmp(), 'fw.json');
-    await writeFile(path, '{"formatVersion":1,"installedSequence":');
+    await writeFile(path, '{"formatVersion":2,"installedSequence":');
     await expect(createStateFile(path).load()).rejects.toMatchObject({ code: 'InvalidRequest' });
-  });
-});
-
-describe('BlockBitmap', () => {
-  it('round-trips through base64 and lists missing runs, at most 64 blocks a request', () => {
-    const bitmap = new BlockBitmap(200);
-    for (const i of [0, 1, 2, 5, 70]) bitmap.set(i);
-    const copy = BlockBitmap.fromBase64(200, bitmap.toBase64());
-    expect(copy.verifiedCount).toBe(5);
-    expect(copy.missingRuns()).toEqual([[3, 2], [6, 62]]);
-    expect(copy.missingRuns(10)).toEqual([[3, 2], [6, 8]]);
-  });
-
-  it('refuses an index outside the image', () => {
-    expect(() => new BlockBitmap(8).set(8)).toThrow(BatonError);
+    await writeFile(path, JSON.stringify({ formatVersion: 3, installedSequence: 0, installedSecurityCounter: 0, trustedTime: 0, download: null }));
+    await expect(createStateFile(path).load()).rejects.toMatchObject({ code: 'InvalidRequest' });
   });
 });

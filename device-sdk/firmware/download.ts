@@ -5,11 +5,12 @@
  *   1–4. verify the manifest: size, signature with pinned keys, schema, freshness, replay,
  *        rollback, device class, fit                                     (verify-manifest.ts)
  *   5.   persist the download state, then fetch and check the chunk table, then fetch the
- *        blocks, verifying each before it is written and persisting which are done
+ *        blocks, verifying each before it is written and marking it done in the bitmap file
+ *        right after (synced at most once per `syncIntervalMs`: download-assembler.ts)
  *   6.   check the whole image's SHA-256; return its path for the app's installer
  *
  * It resumes after a disconnect (asks again for what was in flight) and after a process restart
- * (call it again with the same manifest: the state file says which blocks are done). After the
+ * (call it again with the same manifest: the bitmap file says which blocks are done). After the
  * new image booted and confirmed itself, the app records it with `recordInstalled`, which moves
  * the anti-replay and anti-rollback counters forward.
  */
@@ -19,16 +20,8 @@ import { systemClock } from '../clock.js';
 import { BatonError } from '../protocol/errors.js';
 import type { BlockBitmap } from './bitmap.js';
 import { BlockFetcher } from './block-fetcher.js';
-import {
-  createStateFile,
-  verifiedBlocksOf,
-  withAcceptedManifest,
-  withInstalled,
-  withProgress,
-  type DeviceFirmwareState,
-  type StateFile,
-} from './device-state.js';
-import { DownloadAssembler } from './download-assembler.js';
+import { createStateFile, withAcceptedManifest, withInstalled } from './device-state.js';
+import { bitmapPathOf, defaultSyncIntervalMs, DownloadAssembler } from './download-assembler.js';
 import { fetchChunkTable } from './fetch-chunk-table.js';
 import { defaultFetchTiming, type FetchTiming } from './fetch-timing.js';
 import type { FirmwareLink } from './link.js';
@@ -58,17 +51,17 @@ export interface DownloadOptions {
   freeBytes: number;
   /** The device's firmware state file (counters, trusted time, partial download). */
   statePath: string;
-  /** Where the image is assembled: `{dir}/{firmwareId}.bin`. */
+  /** Where the image is assembled: `{dir}/{firmwareId}.bin`, its verified blocks in `{dir}/{firmwareId}.bin.bitmap`. */
   dir: string;
   onProgress?(progress: DownloadProgress): void;
   /**
-   * Record the verified blocks in the state file after every this many stored blocks (default 1:
-   * blocks are stored one at a time and a crash costs at most the one being stored). A larger
-   * value also stores up to 4 blocks at once, and a crash then costs up to `persistEvery + 3`
-   * blocks fetched again, for far fewer state-file writes (each a temp file, two fsyncs, a rename).
+   * Every block is marked done in the bitmap file as soon as it is written, so a crash of the
+   * process costs only the blocks being stored; image and bitmap are synced at most once per this
+   * many ms (default 1000) and at the end or on abort, so a power cut costs at most this much of
+   * the download. Fewer syncs, less flash wear; more, less to fetch again after a power cut.
    */
-  persistEvery?: number;
-  /** Stops the download; progress is kept, and a later call resumes it. */
+  syncIntervalMs?: number;
+  /** Stops the download; progress is kept (synced once more), and a later call resumes it. */
   signal?: AbortSignal;
   /** The device's wall clock for freshness (ms since epoch); it only ever raises the trusted time. */
   wallClock?(): number;
@@ -97,54 +90,31 @@ async function accept(manifestBytes: string | Uint8Array, o: DownloadOptions) {
   });
   const next = withAcceptedManifest(state, manifest, manifestText(manifestBytes));
   if (state.download && state.download.firmwareId !== manifest.firmwareId) {
-    await rm(join(o.dir, `${state.download.firmwareId}.bin`), { force: true }); // an abandoned download
+    await removeSlot(join(o.dir, `${state.download.firmwareId}.bin`)); // an abandoned download
   }
   await stateFile.save(next);
   return { stateFile, manifest, state: next };
 }
 
-function timingOf(o: DownloadOptions, persistEvery: number): FetchTiming {
-  return {
-    ...defaultFetchTiming,
-    storeConcurrency: Math.min(4, persistEvery),
-    clock: systemClock,
-    now: () => performance.now(),
-    ...o.timing,
-  };
-}
-
-/** Records the verified blocks every `persistEvery` stored blocks, and after the last. */
-function progressRecorder(stateFile: StateFile, initial: DeviceFirmwareState, persistEvery: number, signal?: AbortSignal) {
-  let state = initial;
-  let unrecorded = 0;
-  return {
-    state: () => state,
-    async record(verified: BlockBitmap): Promise<void> {
-      // After an abort nothing more is recorded, as if the process had died here.
-      if (signal?.aborted || (++unrecorded < persistEvery && !verified.isComplete())) return;
-      unrecorded = 0;
-      state = withProgress(state, verified);
-      await stateFile.save(state);
-    },
-  };
-}
+const removeSlot = async (path: string) => {
+  await rm(path, { force: true });
+  await rm(bitmapPathOf(path), { force: true });
+};
 
 export async function downloadFirmware(manifestBytes: string | Uint8Array, o: DownloadOptions): Promise<DownloadResult> {
   o.signal?.throwIfAborted();
-  const persistEvery = Math.max(1, o.persistEvery ?? 1);
-  const timing = timingOf(o, persistEvery);
+  const timing: FetchTiming = { ...defaultFetchTiming, clock: systemClock, now: () => performance.now(), ...o.timing };
   const { stateFile, manifest, state } = await accept(manifestBytes, o);
-  const progress = progressRecorder(stateFile, state, persistEvery, o.signal);
   await mkdir(o.dir, { recursive: true });
   const path = join(o.dir, `${manifest.firmwareId}.bin`);
   const session = await StreamSession.open(o.link, o.deviceId, manifest.firmwareId);
   try {
     const chunkTable = await fetchChunkTable(session, manifest, timing, o.signal);
-    const verified = verifiedBlocksOf(state.download!);
-    const assembler = await DownloadAssembler.open({ path, manifest, chunkTable, verified, persist: (v) => progress.record(v) });
+    const sync = { intervalMs: o.syncIntervalMs ?? defaultSyncIntervalMs, clock: timing.clock, now: timing.now };
+    const assembler = await DownloadAssembler.open({ path, manifest, chunkTable, sync });
     try {
       await fetchBlocks(session, manifest, assembler, timing, o);
-      await checkImage(assembler, () => stateFile.save({ ...progress.state(), download: null }), path);
+      await checkImage(assembler, () => stateFile.save({ ...state, download: null }), path);
     } finally {
       await assembler.close();
     }
@@ -156,12 +126,16 @@ export async function downloadFirmware(manifestBytes: string | Uint8Array, o: Do
 
 async function fetchBlocks(session: StreamSession, manifest: FirmwareManifest, assembler: DownloadAssembler, timing: FetchTiming, o: DownloadOptions) {
   const started = timing.now();
+  const { verified } = assembler;
+  // Counted per event rather than read from the bitmap: blocks stored in one batch are reported one by one.
+  const resumed = { bytes: verifiedBytes(manifest, verified), blocks: verified.verifiedCount };
   let stored = 0;
+  let storedBlocks = 0;
   const fetcher = new BlockFetcher(session, manifest, assembler, timing, (block, bytes) => {
     stored += bytes;
-    const { verified } = assembler;
+    storedBlocks++;
     const elapsedS = Math.max(timing.now() - started, 1) / 1000;
-    o.onProgress?.({ bytes: verifiedBytes(manifest, verified), size: manifest.size, blocks: verified.verifiedCount, blockCount: verified.blockCount, bytesPerSec: stored / elapsedS, block });
+    o.onProgress?.({ bytes: resumed.bytes + stored, size: manifest.size, blocks: resumed.blocks + storedBlocks, blockCount: verified.blockCount, bytesPerSec: stored / elapsedS, block });
   });
   const onAbort = () => fetcher.stop(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort);
@@ -186,7 +160,7 @@ async function checkImage(assembler: DownloadAssembler, forgetDownload: () => Pr
   } catch (err) {
     if (err instanceof BatonError && err.code === 'ImageDigestMismatch') {
       await forgetDownload();
-      await rm(path, { force: true });
+      await removeSlot(path);
     }
     throw err;
   }

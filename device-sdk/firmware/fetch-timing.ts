@@ -15,8 +15,9 @@ export interface FetchTiming {
   /** Times one block (or the chunk table) may fail its digest before the download fails with it. */
   maxDigestRetries: number;
   /**
-   * Blocks verified and written at once. 1 (the default) stores them strictly one after another,
-   * so a crash costs at most one block; `downloadFirmware` raises it with `persistEvery`.
+   * Blocks being verified and stored at once (default 32). The assembler writes the ones that wait
+   * together, so more means fewer, larger writes; a killed process costs at most this many blocks
+   * fetched again.
    */
   storeConcurrency: number;
   /** Wait after a `RateLimited` rejection before asking again. */
@@ -32,6 +33,6 @@ export const defaultFetchTiming = {
   stallTimeoutMs: 10_000,
   maxStalls: 6,
   maxDigestRetries: 3,
-  storeConcurrency: 1,
+  storeConcurrency: 32,
   rateLimitedBackoffMs: 1_000,
 } as const satisfies Partial<FetchTiming>;

@@ -66,6 +66,13 @@ export function chunkTableOf(image: Uint8Array, chunkSize: number): Buffer {
 
 export const makeImage = (size: number): Buffer => randomBytes(size);
 
+/** A copy of `data` with one bit of byte `at` flipped. */
+export function flipped(data: Uint8Array, at: number): Buffer {
+  const copy = Buffer.from(data);
+  copy[at] = (copy[at] ?? 0) ^ 0x01;
+  return copy;
+}
+
 type ManifestOverrides = Partial<Omit<FirmwareManifest, 'firmwareId' | 'sha256' | 'size' | 'chunkTableSha256'>> &
   Pick<FirmwareManifest, 'keyId'>;
 
