@@ -30,7 +30,7 @@ export async function serviceCpuPerUpdate(root: string, kind: keyof typeof docum
   const store = openSqliteStore({ dataDir: dir, healthHistoryLimit: 1 });
   store.db.pragma('synchronous = OFF');
   const repo = createSqliteShadowRepo(store.db, store.writer, { historyVersions: 20 });
-  const publisher = { publish: async (_topic: string, body: unknown) => void (typeof body === 'string' ? body : JSON.stringify(body)) };
+  const publisher = { publish: async (_topic: string, body: unknown) => void (typeof body === 'string' ? body : JSON.stringify(body)), packetWriter: () => undefined };
   const shadows = createShadowService({ repo, publisher, limits, clock: Date.now, log: pino({ level: 'silent' }) });
   const key = (i: number) => ({ deviceId: `d${i}`, shadowName: undefined });
   for (let i = 0; i < devices; i++) {

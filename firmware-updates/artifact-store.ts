@@ -1,14 +1,16 @@
 /**
  * Firmware images on disk, content-addressed: `{dataDir}/firmware/{sha256}.bin`, plus a chunk
- * table per chunk size beside it (`{sha256}.{chunkSize}.chunks`).
+ * table per chunk size beside it (`{sha256}.{chunkSize}.chunks`); removing an image removes its
+ * chunk tables too.
  *
  * An upload streams to a temp file in the same directory while it is hashed (whole image and
  * chunk table in one pass), is synced, then renamed into place: a crash leaves only a temp file,
  * never a half-written image under a digest it does not have. Nothing holds a whole image in memory.
  */
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -39,6 +41,8 @@ export interface PutOptions {
 export interface ArtifactReader {
   readonly size: number;
   read(offset: number, length: number): Promise<Buffer>;
+  /** Bytes `position`..`position + length` into `target` at `offset`: one positioned read (more only if the OS returns less). */
+  readInto(target: Buffer, offset: number, position: number, length: number): Promise<void>;
   readBlock(index: number, chunkSize: number): Promise<Buffer>;
   close(): Promise<void>;
 }
@@ -77,7 +81,15 @@ export function createArtifactStore({ dataDir, maxBytes = DEFAULT_MAX_IMAGE_BYTE
         yield piece;
       }
     };
-    await pipeline(source, meter, createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true }));
+    const file = createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true });
+    try {
+      await pipeline(source, meter, file);
+    } catch (err) {
+      // A failed pipeline destroys the file stream, but its open(2) may still be under way: wait
+      // for the close, or the temp file would appear after the caller removed it.
+      if (!file.closed) await once(file, 'close');
+      throw err;
+    }
     return digester.digest();
   }
 
@@ -130,10 +142,21 @@ export function createArtifactStore({ dataDir, maxBytes = DEFAULT_MAX_IMAGE_BYTE
     return stat(imagePath(sha256)).then(() => true, () => false);
   }
 
+  /**
+   * Removes the image, then every chunk table of it. In that order: a chunk table is only ever
+   * computed from the image, so once the image is gone no new table can appear behind the sweep.
+   */
   async function remove(sha256: string): Promise<void> {
-    await unlink(imagePath(sha256)).catch((err: unknown) => {
+    const unlinkIfThere = (path: string) => unlink(path).catch((err: unknown) => {
       if (!isMissing(err)) throw err;
     });
+    await unlinkIfThere(imagePath(sha256));
+    const names = await readdir(dir).catch((err: unknown) => {
+      if (isMissing(err)) return [];
+      throw err;
+    });
+    const tables = names.filter((name) => name.startsWith(`${sha256}.`) && name.endsWith('.chunks'));
+    await Promise.all(tables.map((name) => unlinkIfThere(join(dir, name))));
   }
 
   return { dir, imagePath, put, chunkTable, openReader, has, remove };
@@ -142,23 +165,32 @@ export function createArtifactStore({ dataDir, maxBytes = DEFAULT_MAX_IMAGE_BYTE
 export type ArtifactStore = ReturnType<typeof createArtifactStore>;
 
 function readerOf(handle: FileHandle, size: number): ArtifactReader {
-  const read = async (offset: number, length: number): Promise<Buffer> => {
-    if (offset < 0 || length < 0 || offset + length > size) {
-      throw new BatonError('InvalidRequest', `Bytes ${offset}+${length} lie outside the ${size}-byte image.`);
+  const checkRange = (position: number, length: number) => {
+    if (position < 0 || length < 0 || position + length > size) {
+      throw new BatonError('InvalidRequest', `Bytes ${position}+${length} lie outside the ${size}-byte image.`);
     }
-    const buffer = Buffer.alloc(length);
+  };
+  const readInto = async (target: Buffer, offset: number, position: number, length: number): Promise<void> => {
+    checkRange(position, length);
+    if (offset < 0 || offset + length > target.length) throw new BatonError('InvalidRequest', 'The read does not fit its buffer.');
     let filled = 0;
-    // read(2) may return fewer bytes than asked; loop until the range is complete.
+    // pread(2) may return fewer bytes than asked; loop until the range is complete.
     while (filled < length) {
-      const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+      const { bytesRead } = await handle.read(target, offset + filled, length - filled, position + filled);
       if (bytesRead === 0) throw new BatonError('InternalError', 'The image is shorter than its recorded size.');
       filled += bytesRead;
     }
+  };
+  const read = async (position: number, length: number): Promise<Buffer> => {
+    checkRange(position, length);
+    const buffer = Buffer.alloc(length);
+    await readInto(buffer, 0, position, length);
     return buffer;
   };
   return {
     size,
     read,
+    readInto,
     async readBlock(index, chunkSize) {
       const range = blockRange(index, size, checkChunkSize(chunkSize));
       if (!range) throw new BatonError('InvalidRequest', `Block ${index} lies beyond the image.`);

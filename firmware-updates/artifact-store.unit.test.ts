@@ -82,6 +82,22 @@ describe('artifact store', () => {
     expect(await store.has(first.sha256)).toBe(true);
     await store.remove(first.sha256);
     expect(await store.has(first.sha256)).toBe(false);
+    expect(await firmwareFiles()).toEqual([]); // its chunk tables went with it, every chunk size
+    await store.remove(first.sha256); // removing what is gone is a no-op
+  });
+
+  it('reads a range into a buffer at an offset with one positioned read, and refuses ranges outside the image', async () => {
+    const store = createArtifactStore({ dataDir: tmp() });
+    const image = makeImage(10_000);
+    const reader = await store.openReader((await store.put(streamOf(image))).sha256);
+    const target = Buffer.alloc(3000, 0xee);
+    await reader.readInto(target, 100, 9000, 1000);
+    expect(target.subarray(100, 1100)).toEqual(image.subarray(9000));
+    expect(target.subarray(0, 100).every((b) => b === 0xee) && target.subarray(1100).every((b) => b === 0xee)).toBe(true);
+    await expect(reader.readInto(target, 0, 9500, 1000)).rejects.toMatchObject({ code: 'InvalidRequest' });
+    await expect(reader.readInto(target, 2500, 0, 1000)).rejects.toMatchObject({ code: 'InvalidRequest' });
+    await expect(reader.read(0, -1)).rejects.toMatchObject({ code: 'InvalidRequest' });
+    await reader.close();
   });
 
   it('answers NotFound for an unknown image and InvalidRequest for a malformed name', async () => {

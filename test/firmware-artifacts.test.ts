@@ -94,4 +94,19 @@ describe('firmware artifacts over REST', () => {
     expectProblem(await baton.api('GET', `/api/v1/firmware/${up.body.id}`), 404, 'NotFound');
     expectProblem(await baton.api('DELETE', `/api/v1/firmware/${up.body.id}`), 404, 'NotFound');
   });
+
+  it('deletes the chunk tables with the image, once no firmware shares it', async () => {
+    const baton = await startBaton();
+    const files = () => readdirSync(join(baton.dataDir, 'firmware')).sort();
+    // The same bytes as two firmwares with two chunk sizes: one image, a chunk table for each size.
+    const image = randomImage(10_000);
+    const a = await uploadImage(baton, image, { deviceClass: 'a', version: '1', chunkSize: 1024 });
+    const b = await uploadImage(baton, image, { deviceClass: 'b', version: '1', chunkSize: 4096 });
+    const sha = a.body.sha256 as string;
+    expect(files()).toEqual([`${sha}.1024.chunks`, `${sha}.4096.chunks`, `${sha}.bin`]);
+    expect((await baton.api('DELETE', `/api/v1/firmware/${a.body.id}`)).status).toBe(204);
+    expect(files()).toEqual([`${sha}.1024.chunks`, `${sha}.4096.chunks`, `${sha}.bin`]); // b still serves them
+    expect((await baton.api('DELETE', `/api/v1/firmware/${b.body.id}`)).status).toBe(204);
+    expect(files()).toEqual([]);
+  });
 });

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { topics } from '../device-sdk/protocol/topics.js';
 import { deviceOfClass, entitle, randomImage, uploadImage } from './helpers/firmware.js';
@@ -87,6 +89,72 @@ describe('firmware streams over MQTT', () => {
       .toMatchObject({ code: 'Forbidden' });
     expect(await rejection(other.client, 'cam-1', firmware.id, topics.chunkTableGet('cam-1', firmware.id), { clientToken: 'ct' }))
       .toMatchObject({ code: 'Forbidden', clientToken: 'ct' });
+  });
+
+  it('sends a block only where a subscription of the device matches it (QoS 0), counted in the messages out', async () => {
+    const { baton, image, firmware, device } = await setup();
+    const out = async () => {
+      const text = (await baton.api('GET', '/metrics')).body as string;
+      const value = (name: string) => Number(new RegExp(`^${name}\\{kind="devices"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      return { messages: value('baton_messages_out_total'), bytes: value('baton_bytes_out_total') };
+    };
+    const before = await out();
+    const received: number[] = [];
+    device.client.on('message', (topic) => {
+      const m = /\/data\/(\d+)$/.exec(topic);
+      if (m) received.push(Number(m[1]));
+    });
+    // Subscribed to block 3 alone: blocks 0..5 are asked for, only block 3 may arrive.
+    await device.client.unsubscribeAsync(topics.streams('dev-1', firmware.id));
+    await device.client.subscribeAsync(topics.streamData('dev-1', firmware.id, 3), { qos: 0 });
+    const three = nextMessage(device.client, (t) => t.endsWith('/data/3'));
+    await device.client.publishAsync(topics.streamGet('dev-1', firmware.id), JSON.stringify({ blocks: [[0, 6]] }), { qos: 1 });
+    expect((await three).payload).toEqual(image.subarray(3 * 256, 4 * 256));
+    // Blocks go out in the order asked: once block 10 arrives, 0..5 were either sent or dropped.
+    await device.client.subscribeAsync(topics.streams('dev-1', firmware.id), { qos: 0 });
+    const ten = nextMessage(device.client, (t) => t.endsWith('/data/10'));
+    await device.client.publishAsync(topics.streamGet('dev-1', firmware.id), JSON.stringify({ blocks: [[10, 1]] }), { qos: 1 });
+    await ten;
+    expect(received).toEqual([3, 10]);
+    const after = await out();
+    expect({ messages: after.messages - before.messages, bytes: after.bytes - before.bytes }).toEqual({ messages: 2, bytes: 512 });
+  });
+
+  it('over a WebSocket, sends one packet a WebSocket message, however many blocks go at once', async () => {
+    const { baton, image, firmware } = await setup();
+    const device = await baton.createDevice('dev-ws', { deviceClass: 'sensor' });
+    // A raw WebSocket, to see the messages themselves: a device's WebSocket stack need not take
+    // a message larger than one block, and the broker writes a whole request at once.
+    const ws = new WebSocket(baton.wsUrl, 'mqtt');
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const packets: Array<{ cmd: string; topic?: string; payload?: Buffer }> = [];
+    const perMessage: number[] = [];
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on('packet', (p) => packets.push(p as never));
+    ws.on('message', (data: Buffer) => {
+      const before = packets.length;
+      parser.parse(data);
+      perMessage.push(packets.length - before);
+    });
+    const next = async (cmd: string, count = 1) => {
+      const deadline = Date.now() + 5000;
+      while (packets.filter((p) => p.cmd === cmd).length < count) {
+        if (Date.now() > deadline) throw new Error(`no ${cmd}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    ws.send(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId: device.id, username: device.id, password: Buffer.from(device.secret) }));
+    await next('connack');
+    await entitle(baton, firmware.id, [device.id]);
+    ws.send(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: topics.streams(device.id, firmware.id), qos: 0 }] }));
+    await next('suback');
+    ws.send(mqttPacket.generate({ cmd: 'publish', topic: topics.streamGet(device.id, firmware.id), payload: JSON.stringify({ blocks: [[0, 64]] }), qos: 0, retain: false, dup: false }));
+    await next('publish', 64);
+    const blocks = packets.filter((p) => p.cmd === 'publish');
+    expect(blocks.map((p) => p.topic)).toEqual(Array.from({ length: 64 }, (_, i) => topics.streamData(device.id, firmware.id, i)));
+    blocks.forEach((p, i) => expect(p.payload).toEqual(image.subarray(i * 256, (i + 1) * 256)));
+    expect(perMessage.every((n) => n <= 1)).toBe(true);
+    ws.close();
   });
 
   it('bounds the blocks outstanding per device (RateLimited) and does not queue a block twice', async () => {

@@ -8,19 +8,16 @@
 import { Counter } from 'prom-client';
 import type { PresenceEvent } from '../../device-sdk/protocol/index.js';
 import { createArtifactStore } from '../../firmware-updates/artifact-store.js';
+import { createPacing, PACING_SWEEP_INTERVAL_MS } from '../../firmware-updates/pacing.js';
 import type { FeatureFactory } from '../feature.js';
 import { createSqliteFirmwareKeyRepo, createSqliteFirmwareRepo } from '../store/sqlite/firmware.js';
 import { createDelivery } from './delivery.js';
 import { defaultFirmwareHooks, type FirmwareHooksFactory } from './hooks.js';
 import { createKeyService } from './keys.js';
-import { createPacing } from './pacing.js';
 import { firmwareRoutes } from './routes.js';
 import { createServedImages } from './served.js';
 import { createFirmwareService } from './service.js';
 import { registerStreamServer } from './stream-server.js';
-
-/** Idle per-device and per-site buckets are dropped this often (a full bucket equals a new one). */
-const SWEEP_INTERVAL_MS = 60_000;
 
 export function firmwareFeature(hooksFactory?: FirmwareHooksFactory): FeatureFactory {
   return async (ctx) => {
@@ -28,13 +25,13 @@ export function firmwareFeature(hooksFactory?: FirmwareHooksFactory): FeatureFac
     const log = ctx.log.child({ component: 'firmware' });
     const hooks = { ...defaultFirmwareHooks, ...hooksFactory?.(ctx) };
     const repo = createSqliteFirmwareRepo(store.db);
-    const keys = await createKeyService({ repo: createSqliteFirmwareKeyRepo(store.db), dataDir: config.dataDir, clock });
+    const keys = await createKeyService({ repo: createSqliteFirmwareKeyRepo(store.db), firmware: repo, serverKey: ctx.serverKey, envelopeTtlMs: config.jobsConfigTtlS * 1000, clock });
     const artifacts = createArtifactStore({ dataDir: config.dataDir, maxBytes: config.firmwareMaxBytes });
     const served = createServedImages({ repo, artifacts });
     const pacing = createPacing({
       deviceBytesPerSec: config.firmwareDeviceBytesPerSec,
       globalBytesPerSec: config.egressBytesPerSec,
-      burstBytes: config.firmwareBurstBytes,
+      maxDepthBytes: config.firmwareBurstBytes,
       clock: { now: clock },
       ...(hooks.deviceBytesPerSec ? { deviceRate: (id: string) => hooks.deviceBytesPerSec?.(id) } : {}),
     });
@@ -62,7 +59,7 @@ export function firmwareFeature(hooksFactory?: FirmwareHooksFactory): FeatureFac
       name: 'firmware',
       routes: firmwareRoutes({ firmware, keys, maxBytes: config.firmwareMaxBytes }),
       start() {
-        sweeper = setInterval(() => pacing.sweep(), SWEEP_INTERVAL_MS).unref();
+        sweeper = setInterval(() => pacing.sweep(), PACING_SWEEP_INTERVAL_MS).unref();
       },
       async close() {
         clearInterval(sweeper);

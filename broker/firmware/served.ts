@@ -13,7 +13,13 @@ export interface ServedFirmware {
   id: string;
   manifest: FirmwareManifest;
   blockCount: number;
-  readBlock(index: number): Promise<Buffer>;
+  /** The length of block `index`: the chunk size, less for the last block. */
+  blockBytes(index: number): number;
+  /**
+   * Blocks `first`..`first + count - 1` into `target` at `offset`. They lie end to end in the
+   * image, so a run costs one positioned read, however many blocks it has.
+   */
+  readBlocks(first: number, count: number, target: Buffer, offset: number): Promise<void>;
   chunkTable(): Promise<Buffer>;
 }
 
@@ -32,12 +38,21 @@ export function createServedImages({ repo, artifacts }: { repo: FirmwareRepo; ar
   }
 
   function serve(manifest: FirmwareManifest): ServedFirmware {
-    const { sha256, chunkSize } = manifest;
+    const { sha256, chunkSize, size } = manifest;
+    const count = blockCount(size, chunkSize);
+    const endOf = (index: number) => Math.min((index + 1) * chunkSize, size);
     return {
       id: manifest.firmwareId,
       manifest,
-      blockCount: blockCount(manifest.size, chunkSize),
-      readBlock: async (index) => (await reader(sha256)).readBlock(index, chunkSize),
+      blockCount: count,
+      blockBytes: (index) => endOf(index) - index * chunkSize,
+      async readBlocks(first, n, target, offset) {
+        if (!(Number.isInteger(first) && Number.isInteger(n) && first >= 0 && n >= 1 && first + n <= count)) {
+          throw new BatonError('InvalidRequest', `Blocks ${first}+${n} lie outside the ${count} blocks of ${manifest.firmwareId}.`);
+        }
+        const position = first * chunkSize;
+        await (await reader(sha256)).readInto(target, offset, position, endOf(first + n - 1) - position);
+      },
       chunkTable: () => artifacts.chunkTable(sha256, chunkSize),
     };
   }

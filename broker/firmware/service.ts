@@ -45,7 +45,7 @@ export function createFirmwareService(deps: FirmwareServiceDeps) {
     };
   }
 
-  /** Removes an image when no row names it and no upload holds it; true if it was removed. */
+  /** Removes an image, chunk tables included, when no row names it and no upload holds it; true if it was removed. */
   async function discard(sha256: string): Promise<boolean> {
     if (held.has(sha256) || (await repo.countBySha256(sha256)) > 0) return false;
     await artifacts.remove(sha256);
@@ -81,7 +81,7 @@ export function createFirmwareService(deps: FirmwareServiceDeps) {
       return (await row(id)).manifest;
     },
 
-    /** Refused with `InUse` while a job uses it; the image goes when no other firmware shares it. */
+    /** Refused with `InUse` while a job uses it; the image and its chunk tables go when no other firmware shares the image. */
     async delete(id: string): Promise<void> {
       const found = await row(id);
       if (await hooks.firmwareInUse(id)) throw new BatonError('InUse', `Firmware ${id} is used by an active job.`);

@@ -20,7 +20,7 @@ import { topics } from '../../device-sdk/protocol/topics.js';
 import type { InboundHandler, InboundRouter } from '../mqtt/inbound.js';
 import type { Publisher } from '../mqtt/publisher.js';
 import type { Store } from '../store/types.js';
-import type { Delivery, DeliveryJob } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import type { FirmwareHooks } from './hooks.js';
 import type { ServedFirmware, ServedImages } from './served.js';
 
@@ -75,29 +75,16 @@ export function registerStreamServer(deps: StreamServerDeps): void {
     return { firmware, site: site && { id: site.id, uplinkBytesPerSec: site.uplinkBytesPerSec } };
   }
 
-  const blockJob = (deviceId: string, f: ServedFirmware, index: number): DeliveryJob => ({
-    key: `${f.id}/${index}`,
-    firmwareId: f.id,
-    topic: topics.streamData(deviceId, f.id, index),
-    read: () => f.readBlock(index),
-  });
-
   const serveBlocks = async (deviceId: string, firmwareId: string, payload: Buffer) => {
     const request = parseRequest(payload);
     const { firmware, site } = await access(deviceId, firmwareId);
-    const indices = requestedBlocks(request, firmware.blockCount);
-    delivery.enqueue(deviceId, site, indices.map((i) => blockJob(deviceId, firmware, i)));
+    delivery.enqueue(deviceId, site, firmware, requestedBlocks(request, firmware.blockCount));
   };
 
   const serveChunkTable = async (deviceId: string, firmwareId: string, payload: Buffer) => {
     parseRequest(payload);
     const { firmware, site } = await access(deviceId, firmwareId);
-    delivery.enqueue(deviceId, site, [{
-      key: `${firmwareId}/chunk-table`,
-      firmwareId,
-      topic: topics.chunkTable(deviceId, firmwareId),
-      read: () => firmware.chunkTable(),
-    }]);
+    delivery.enqueue(deviceId, site, firmware, 'chunk-table');
   };
 
   const handler = (kind: string, serve: typeof serveBlocks): InboundHandler =>

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTopic, topics } from '../../device-sdk/protocol/topics.js';
 import { InboundRouter } from '../mqtt/inbound.js';
 import type { Store } from '../store/types.js';
-import type { Delivery, DeliveryJob } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import { defaultFirmwareHooks, type FirmwareHooks } from './hooks.js';
 import type { ServedFirmware, ServedImages } from './served.js';
 import { registerStreamServer } from './stream-server.js';
@@ -16,17 +16,17 @@ const firmware = { id: FIRMWARE, manifest: { deviceClass: 'sensor', chunkSize: 2
 function setup(hooks: Partial<FirmwareHooks> = {}) {
   const router = new InboundRouter();
   const replies: Array<{ topic: string; body: unknown }> = [];
-  const queued: DeliveryJob[] = [];
+  const queued: Array<{ firmwareId: string; blocks: readonly number[] | 'chunk-table' }> = [];
   const store = {
     devices: { get: async (id: string) => (id === 'dev-1' ? { id, deviceClass: 'sensor', site: null } : undefined) },
     sites: { get: async () => undefined },
   } as unknown as Store;
   const served = { get: async () => firmware } as unknown as ServedImages;
-  const delivery = { enqueue: (_d: string, _s: unknown, jobs: DeliveryJob[]) => queued.push(...jobs) } as unknown as Delivery;
+  const delivery = { enqueue: (_d: string, _s: unknown, f: ServedFirmware, blocks: readonly number[] | 'chunk-table') => queued.push({ firmwareId: f.id, blocks }) } as unknown as Delivery;
   registerStreamServer({
     router, store, served, delivery,
     hooks: { ...defaultFirmwareHooks, ...hooks },
-    publisher: { publish: async (topic, body) => void replies.push({ topic, body }) },
+    publisher: { publish: async (topic, body) => void replies.push({ topic, body }), packetWriter: () => undefined },
     registry: new Registry(),
     log: pino({ level: 'silent' }),
   });
@@ -39,7 +39,8 @@ describe('stream server entitlement hooks', () => {
   it('queues blocks when the hooks allow, and answers Forbidden when mayFetch refuses', async () => {
     const allowed = setup();
     expect(await allowed.request(topics.streamGet('dev-1', FIRMWARE), { blocks: [[0, 3]] })).toBe('consume');
-    expect(allowed.queued.map((j) => j.topic)).toEqual([0, 1, 2].map((i) => topics.streamData('dev-1', FIRMWARE, i)));
+    await allowed.request(topics.chunkTableGet('dev-1', FIRMWARE), {});
+    expect(allowed.queued).toEqual([{ firmwareId: FIRMWARE, blocks: [0, 1, 2] }, { firmwareId: FIRMWARE, blocks: 'chunk-table' }]);
 
     const refused = setup({ mayFetch: async () => false });
     await refused.request(topics.streamGet('dev-1', FIRMWARE), { clientToken: 'c', blocks: [[0, 1]] });

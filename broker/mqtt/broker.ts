@@ -94,7 +94,18 @@ export async function createMqttBroker(deps: MqttBrokerDeps): Promise<MqttBroker
     debug: (fields, message) => log.debug(fields, message),
   });
   const aedes = await Aedes.createBroker({ drainTimeout: 30_000, persistence: sessions as never });
-  const publisher = createPublisher(aedes);
+  const publisher = createPublisher(aedes, {
+    // The same ACL and counts as authorizeForward below, for packets written past aedes' emitter.
+    mayReceive: (client, topic) => {
+      const info = clients.get(client);
+      return info !== undefined && canReceive(info.principal, topic);
+    },
+    delivered: (topic, packets, payloadBytes) => {
+      const root = topic.split('/')[0] ?? '';
+      metrics.messagesOut.inc({ kind: root }, packets);
+      metrics.bytesOut.inc({ kind: root }, payloadBytes);
+    },
+  });
   const clientTable = guardClientTable(aedes);
   watchBrokerErrors(aedes, log, metrics.brokerErrors);
   /** aedes' own table of registered connections by client id (not in its typings). */
