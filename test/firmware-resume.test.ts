@@ -56,7 +56,7 @@ describe('resumable firmware download', () => {
           client.stream.destroy(); // the socket dies; mqtt.js reconnects and the download asks again
         } else {
           kinds.restart++;
-          run.abort(new Error('simulated restart')); // nothing more is persisted, as if the process died
+          run.abort(new Error('simulated restart')); // a stop: what is being stored lands and is synced (SIGKILL: firmware-crash-resume.test.ts)
         }
       };
       const link = onArrival(mqttJsLink(client), interrupt);

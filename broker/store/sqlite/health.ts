@@ -15,6 +15,9 @@ export function createHealthRepo(db: Database, writer: WriteBatcher, historyLimi
     `DELETE FROM health_history WHERE device_id = ? AND id <= (
        SELECT id FROM health_history WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
   );
+  const selectLatest = db.prepare<[string], { received_at: string; report: string }>(
+    'SELECT received_at, report FROM health_latest WHERE device_id = ?',
+  );
   return {
     record(deviceId, report, at) {
       const iso = at.toISOString();
@@ -26,9 +29,8 @@ export function createHealthRepo(db: Database, writer: WriteBatcher, historyLimi
       });
     },
     async latest(deviceId) {
-      const row = db.prepare<[string], { received_at: string; report: string }>(
-        'SELECT received_at, report FROM health_latest WHERE device_id = ?',
-      ).get(deviceId);
+      // Prepared once: every health report reads its predecessor (reboot detection, health/boots.ts).
+      const row = selectLatest.get(deviceId);
       return row ? { receivedAt: row.received_at, report: JSON.parse(row.report) as HealthReport } : undefined;
     },
     async history(deviceId, limit) {
