@@ -7,13 +7,42 @@
  *   node --import tsx bench/rollouts-server.ts '<config JSON>'
  *
  * Messages to the parent: `{ ready, mqttPort, httpPort }`; replies to `{ cmd: 'grants' }` with
- * `{ grants: { [site]: [[ms, bytes], …] } }` (times from `performance.now()` plus `timeOrigin`,
- * so the parent can compare them with its own); `{ cmd: 'stop' }` closes and exits.
+ * `{ grants: { [site]: [[ms, bytes], …] }, schedulerMs }` (times from `performance.now()` plus
+ * `timeOrigin`, so the parent can compare them with its own; `schedulerMs` since the last
+ * `{ cmd: 'clear' }`); `{ cmd: 'stop' }` closes and exits.
  */
 import { parseConfig } from '../broker/config.js';
 import { buildService } from '../broker/service.js';
+import { RolloutScheduler } from '../rollouts/scheduler.js';
+
+/**
+ * Milliseconds spent inside the scheduler (every method and `create`/`restore`, outermost calls
+ * only): it runs synchronously on the event loop, so this is its CPU time.
+ */
+let schedulerMs = 0;
+function timeScheduler(): void {
+  let depth = 0;
+  const wrap = (target: Record<string, unknown>, name: string) => {
+    const original = target[name];
+    if (typeof original !== 'function' || name === 'constructor') return;
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      if (depth++ > 0) return Reflect.apply(original, this, args);
+      const t0 = performance.now();
+      try {
+        return Reflect.apply(original, this, args);
+      } finally {
+        depth--;
+        schedulerMs += performance.now() - t0;
+      }
+    };
+  };
+  const proto = RolloutScheduler.prototype as unknown as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(proto)) if (!Object.getOwnPropertyDescriptor(proto, name)?.get) wrap(proto, name);
+  for (const name of ['create', 'restore']) wrap(RolloutScheduler as unknown as Record<string, unknown>, name);
+}
 
 async function main(): Promise<void> {
+  timeScheduler();
   const config = parseConfig(JSON.parse(process.argv[2] ?? '{}'));
   const service = await buildService(config);
   const { mqttPort, httpPort } = await service.listen();
@@ -34,8 +63,11 @@ async function main(): Promise<void> {
     delivered(deviceId, firmwareId, bytes);
   };
   process.on('message', (msg: { cmd: string }) => {
-    if (msg.cmd === 'grants') process.send!({ grants });
-    else if (msg.cmd === 'clear') for (const k of Object.keys(grants)) delete grants[k];
+    if (msg.cmd === 'grants') process.send!({ grants, schedulerMs });
+    else if (msg.cmd === 'clear') {
+      for (const k of Object.keys(grants)) delete grants[k];
+      schedulerMs = 0;
+    }
     else if (msg.cmd === 'stop') void service.close().then(() => process.exit(0));
   });
   process.on('disconnect', () => void service.close().then(() => process.exit(0)));

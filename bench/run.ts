@@ -13,11 +13,16 @@
  *    --subscribe-filters 0` skips them.
  *
  * Options (flag or environment): see options.ts. TMPDIR picks the filesystem of Baton's data dir.
+ *
+ * `npm run bench -- rollouts [flags]` runs the rollout figures instead: the scheduler and
+ * production's pacing on a simulated clock (bench/rollouts-sim.ts, 100,000 devices), then a real
+ * rollout on loopback (bench/rollouts-real.ts, 10,000 SDK devices); flags go to the real run.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { onCleanup, runCleanups, startBatonChild, type BrokerUnderTest } from './brokers.js';
 import { registerDevices } from './load-client.js';
 import { ensureMosquitto, mosquittoVersion, startMosquitto } from './mosquitto.js';
@@ -123,6 +128,20 @@ function exit(code: number): Promise<never> {
   exiting ??= runCleanups().then(() => process.exit(code));
   return exiting;
 }
+
+/** `npm run bench -- rollouts`: each part in a process of its own (tsx), its output passed through. */
+function runRollouts(args: string[]): number {
+  const parts: [string, string[]][] = [['bench/rollouts-sim.ts', []], ['bench/rollouts-real.ts', args]];
+  let failed = 0;
+  for (const [file, extra] of parts) {
+    log(`\n## ${file}\n`);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', file, ...extra], { stdio: 'inherit', cwd: fileURLToPath(new URL('..', import.meta.url)) });
+    if (run.status !== 0) failed++;
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+if (process.argv[2] === 'rollouts') process.exit(runRollouts(process.argv.slice(3)));
 
 process.on('SIGINT', () => void exit(130));
 process.on('SIGTERM', () => void exit(143));

@@ -98,12 +98,16 @@ export interface SiteFill {
   mayStart(id: string, rate: number): boolean;
 }
 
-/** Admits candidates until the site's load reaches its budget or a job-wide limit runs out. */
-export function fillSite(site: SiteFill, limits: Limits): string[] {
+/**
+ * Admits candidates until the site's load reaches its budget or a job-wide limit runs out. `full`:
+ * it stopped at the budget with candidates left (what the ledger calls wanting more).
+ */
+export function fillSite(site: SiteFill, limits: Limits): { admitted: string[]; full: boolean } {
   const admitted: string[] = [];
   let load = site.load;
   for (const id of site.candidates) {
-    if (load >= site.budget || exhausted(limits)) break;
+    if (exhausted(limits)) break;
+    if (load >= site.budget) return { admitted, full: true };
     const rate = site.rateOf(id);
     if (!site.mayStart(id, rate)) continue;
     admitted.push(id);
@@ -112,7 +116,7 @@ export function fillSite(site: SiteFill, limits: Limits): string[] {
     limits.notifications -= 1;
     limits.egress -= rate;
   }
-  return admitted;
+  return { admitted, full: false };
 }
 
 /**

@@ -34,16 +34,17 @@ describe('fillSite', () => {
   const fill = (load: number, l: Limits, blocked: string[] = []) =>
     fillSite({ budget: 100, load, candidates: ['a', 'b', 'c', 'd'], rateOf: (id) => rates[id]!, mayStart: (id) => !blocked.includes(id) }, l);
 
+  // `full`: stopped by the budget with candidates left; the ledger then counts the rollout as wanting more.
   it.each([
-    ['fills to the budget, the last one crossing it', 0, limits(), [], ['a', 'b', 'c']],
-    ['tops up what is in flight', 70, limits(), [], ['a']],
-    ['nothing when full', 100, limits(), [], []],
-    ['skips those that may not start', 0, limits(), ['a'], ['b', 'c', 'd']],
-    ['stops at maxConcurrent', 0, limits({ slots: 2 }), [], ['a', 'b']],
-    ['stops at maxPerMinute', 0, limits({ notifications: 1 }), [], ['a']],
-    ['stops at the service cap', 0, limits({ egress: 50 }), [], ['a', 'b']],
-  ])('%s', (_name, load, l, blocked, expected) => {
-    expect(fill(load, l, blocked)).toEqual(expected);
+    ['fills to the budget, the last one crossing it', 0, limits(), [], ['a', 'b', 'c'], true],
+    ['tops up what is in flight', 70, limits(), [], ['a'], true],
+    ['nothing when full', 100, limits(), [], [], true],
+    ['skips those that may not start', 0, limits(), ['a'], ['b', 'c', 'd'], false],
+    ['stops at maxConcurrent', 0, limits({ slots: 2 }), [], ['a', 'b'], false],
+    ['stops at maxPerMinute', 0, limits({ notifications: 1 }), [], ['a'], false],
+    ['stops at the service cap', 0, limits({ egress: 50 }), [], ['a', 'b'], false],
+  ])('%s', (_name, load, l, blocked, admitted, full) => {
+    expect(fill(load, l, blocked)).toEqual({ admitted, full });
   });
 
   it('spends the job-wide limits it uses', () => {

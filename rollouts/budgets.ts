@@ -1,13 +1,16 @@
 /**
- * The bandwidth half of the scheduler: learns each download's rate from delivered bytes, each
- * site's throughput, and decides which waiting devices to admit so every site's budget is filled
- * (see `admission.ts` for the rule, `rates.ts` for the estimates).
+ * The bandwidth half of the scheduler: learns each download's rate from delivered bytes, and
+ * decides which waiting devices to admit so every site's budget is filled (see `admission.ts` for
+ * the rule, `rates.ts` for the estimates). A site's budget belongs to the service and is shared
+ * with the other rollouts on it through the `BudgetLedger`: admission fills this rollout's
+ * allowance there, and the ledger asks this object for its load (`LedgerMember`).
  */
 import { isTerminal } from '../device-sdk/protocol/jobs.js';
 import { addDownload, byUrgency, emptyLoad, exhausted, fillSite, notificationsLeft, wantsMore, type DownloadView, type SiteLoad } from './admission.js';
 import { budgetOf, priorOf, siteOf, type ResolvedConfig } from './config.js';
+import type { BudgetLedger, LedgerMember } from './ledger.js';
 import type { RolloutQueues } from './queues.js';
-import { expectedRate, measuredRate, nextCapacity, secondsLeft, ThroughputWindow } from './rates.js';
+import { expectedRate, measuredRate, nextCapacity, secondsLeft } from './rates.js';
 import type { ExecState, RolloutState } from './state.js';
 import type { MaintenanceWindows } from './windows.js';
 
@@ -15,14 +18,13 @@ export interface BudgetDeps {
   config: ResolvedConfig;
   state: RolloutState;
   queues: RolloutQueues;
+  /** The service's budgets, shared by every running rollout (or this rollout's own, alone). */
+  ledger: BudgetLedger;
   isAway(id: string, now: number): boolean;
   windowsFor(id: string): MaintenanceWindows;
 }
 
-export class Budgets {
-  private readonly sites = new Map<string, ThroughputWindow>();
-  private readonly egress = new ThroughputWindow();
-
+export class Budgets implements LedgerMember {
   /**
    * Per site, a device whose windows every device there shares (none has windows or a zone of its
    * own), or null. A closed window then skips the whole site in one check, instead of asking each
@@ -43,9 +45,7 @@ export class Budgets {
   progress(id: string, exec: ExecState, bytes: number, now: number): void {
     const { config } = this.d;
     const site = siteOf(config, id);
-    const delta = Math.min(bytes, config.firmwareBytes) - exec.bytes;
-    this.window(site).add(delta, now);
-    this.egress.add(delta, now);
+    this.d.ledger.delivered(site, Math.min(bytes, config.firmwareBytes) - exec.bytes, now, true);
     const expected = expectedRate(exec, priorOf(config, id), budgetOf(config, site));
     const rate = measuredRate(exec, bytes, now, config.tuning.tauS, expected);
     if (rate !== undefined) exec.capacity = nextCapacity(exec.capacity ?? priorOf(config, id), rate, this.saturated(site, now));
@@ -58,14 +58,21 @@ export class Budgets {
     return Math.min(priorOf(config, id), budgetOf(config, siteOf(config, id)), config.egressBytesPerSec);
   }
 
-  /** Waiting devices to admit now, site by site (most work left first), until budgets or job limits are used. */
+  /**
+   * Waiting devices to admit now, site by site (most work left first), until this rollout's
+   * allowances or the job's limits are used. Tells the ledger at which sites the allowance held it
+   * back, so the other rollouts there leave it its share.
+   */
   admit(now: number): string[] {
-    const { config, state, queues } = this.d;
+    const { config, state, queues, ledger } = this.d;
+    const job = config.jobId;
+    const capped = Number.isFinite(config.egressBytesPerSec);
     const limits = {
       slots: (config.rollout.maxConcurrent ?? Infinity) - queues.active,
       notifications: notificationsLeft(state.notified, config.rollout.maxPerMinute, now),
-      egress: config.egressBytesPerSec - this.egressLoad(now),
+      egress: capped ? ledger.egressAllowance(job, config.egressBytesPerSec, now) - this.totalLoad(now) : Infinity,
     };
+    ledger.stopWanting(job);
     const sites: { site: string; budget: number; waitingBytes: number }[] = [];
     for (const site of queues.pending.keys()) {
       const waiting = queues.waitingCount(site);
@@ -77,30 +84,57 @@ export class Budgets {
       const representative = this.sharedWindows.get(site);
       if (representative && !this.d.windowsFor(representative).isInWindow(now)) continue;
       const load = this.loadOf(site, now);
-      if (!wantsMore(load, budget, this.saturated(site, now))) continue;
-      admitted.push(...fillSite({ budget, load: load.load, candidates: queues.waiting(site), ...this.starter(budget, load, now) }, limits));
+      // Devices without a known site share no uplink: nothing to share with other rollouts either.
+      const allowance = Number.isFinite(budget) ? ledger.allowance(job, site, budget, now) : budget;
+      if (!wantsMore(load, allowance, this.saturated(site, now))) {
+        ledger.want(job, site, load.load >= allowance);
+        continue;
+      }
+      const fill = fillSite({ budget: allowance, load: load.load, candidates: queues.waiting(site), ...this.starter(allowance, load, now) }, limits);
+      admitted.push(...fill.admitted);
+      ledger.want(job, site, fill.full);
     }
     return admitted;
   }
 
+  // --- LedgerMember: what the other rollouts, and dry runs, see of this one -----------------------
+
+  load(site: string, now: number): number {
+    return this.loadOf(site, now).load;
+  }
+
   /** Σ load over every site, when the service has a cap (else nothing needs it). */
-  private egressLoad(now: number): number {
+  totalLoad(now: number): number {
     if (!Number.isFinite(this.d.config.egressBytesPerSec)) return 0;
     let total = 0;
     for (const site of this.d.queues.downloading.keys()) total += this.loadOf(site, now).load;
     return total;
   }
 
+  bytesLeft(): Map<string, number> {
+    const { config, state } = this.d;
+    const left = new Map<string, number>();
+    for (const id of config.targets.keys()) {
+      const exec = state.executions[id];
+      if (exec && isTerminal(exec.status)) continue;
+      const site = siteOf(config, id);
+      left.set(site, (left.get(site) ?? 0) + config.firmwareBytes - (exec?.bytes ?? 0));
+    }
+    return left;
+  }
+
+  // --- internals --------------------------------------------------------------------------------
+
   /**
    * A candidate's planned rate, and whether it may start: online, not deferred, and its window
-   * holds the whole download at that rate. The rate is the fair share of the site if lower than the
-   * device's own (the site's downloads split it), so "cannot finish before the window closes" errs
-   * on the side of not starting.
+   * holds the whole download at that rate. The rate is the fair share of this rollout's allowance
+   * if lower than the device's own (the site's downloads split it), so "cannot finish before the
+   * window closes" errs on the side of not starting.
    */
-  private starter(budget: number, load: SiteLoad, now: number) {
+  private starter(allowance: number, load: SiteLoad, now: number) {
     const { config } = this.d;
-    const rateOf = (id: string) => Math.min(this.budgetedRate(id), budget);
-    const share = budget / (load.holding + 1);
+    const rateOf = (id: string) => this.budgetedRate(id);
+    const share = allowance / (load.holding + 1);
     const mayStart = (id: string, rate: number) =>
       !this.d.isAway(id, now) && this.d.windowsFor(id).canFinishInWindow(config.firmwareBytes, Math.min(rate, share), now);
     return { rateOf, mayStart };
@@ -129,17 +163,14 @@ export class Budgets {
     return now - exec.activeAt <= this.d.config.tuning.stallS * 1000 && this.d.windowsFor(id).isInWindow(now);
   }
 
-  /** The site (or the service) moved bytes at its budget lately: a slow sample there means "shared", not "slow device". */
+  /**
+   * The site (or the service) moved bytes at its budget lately, every rollout's and the unmanaged
+   * ones counted: a slow sample there means "shared", not "slow device".
+   */
   private saturated(site: string, now: number): boolean {
-    const { config } = this.d;
-    return isFull(this.window(site).rate(now), budgetOf(config, site), config.tuning.saturation)
-      || (Number.isFinite(config.egressBytesPerSec) && isFull(this.egress.rate(now), config.egressBytesPerSec, config.tuning.saturation));
-  }
-
-  private window(site: string): ThroughputWindow {
-    let w = this.sites.get(site);
-    if (!w) this.sites.set(site, (w = new ThroughputWindow()));
-    return w;
+    const { config, ledger } = this.d;
+    return isFull(ledger.siteRate(site, now), budgetOf(config, site), config.tuning.saturation)
+      || (Number.isFinite(config.egressBytesPerSec) && isFull(ledger.totalRate(now), config.egressBytesPerSec, config.tuning.saturation));
   }
 }
 

@@ -9,6 +9,7 @@ import { BatonError } from '../device-sdk/protocol/errors.js';
 import { Budgets } from './budgets.js';
 import { priorOf, resolveConfig, siteOf, type ResolvedConfig, type SchedulerConfig } from './config.js';
 import { isOutcome, type HealthEvent } from './gates.js';
+import { BudgetLedger } from './ledger.js';
 import { advance, checkAbort, startRollout, stopRollout, type Progress, type RolloutEvent } from './progression.js';
 import { RolloutQueues } from './queues.js';
 import { initialState, parseState, type Phase, type RolloutState } from './state.js';
@@ -28,6 +29,15 @@ export interface Decision {
   wakeAt: number | null;
 }
 
+export interface SchedulerOptions {
+  /**
+   * The service's budgets, shared with every other rollout running on it: the scheduler joins it
+   * under its job id (the caller makes it leave when the job is forgotten). Without one, the
+   * rollout has the budgets to itself (a read-only copy, a simulation, a test).
+   */
+  ledger?: BudgetLedger | undefined;
+}
+
 /** What a status change caused, decided in the same call: an abort is final before it returns. */
 export interface StatusChange {
   events: RolloutEvent[];
@@ -39,35 +49,39 @@ export class RolloutScheduler {
   private readonly resolveWindows: ReturnType<typeof createWindowResolver>;
   private readonly progress: Progress;
   private readonly budgets: Budgets;
+  private readonly ledger: BudgetLedger;
   /** Resolved once per device: the block server asks for every block. */
   private readonly windows = new Map<string, MaintenanceWindows>();
 
   private constructor(
     readonly config: ResolvedConfig,
     private readonly state: RolloutState,
+    options: SchedulerOptions,
   ) {
     this.queues = new RolloutQueues(state, { siteOf: (id) => siteOf(config, id), prior: (id) => priorOf(config, id), firmwareBytes: config.firmwareBytes });
     this.resolveWindows = createWindowResolver(config.jobWindows);
     const isAway = (id: string, now: number) => this.isAway(id, now);
-    this.budgets = new Budgets({ config, state, queues: this.queues, isAway, windowsFor: (id) => this.windowsFor(id) });
+    this.ledger = options.ledger ?? new BudgetLedger();
+    this.budgets = new Budgets({ config, state, queues: this.queues, ledger: this.ledger, isAway, windowsFor: (id) => this.windowsFor(id) });
+    this.ledger.join(config.jobId, this.budgets);
     this.progress = { config, state, queues: this.queues, isAway, cancels: [] };
   }
 
-  static create(config: SchedulerConfig): RolloutScheduler {
+  static create(config: SchedulerConfig, options: SchedulerOptions = {}): RolloutScheduler {
     const resolved = resolveConfig(config);
     const waves = planWaves([...resolved.targets.values()], resolved.rollout, resolved.jobId);
     const offline: Record<string, number> = {};
     for (const t of resolved.targets.values()) if (t.offlineSince !== undefined) offline[t.id] = t.offlineSince;
-    return new RolloutScheduler(resolved, initialState(waves, offline));
+    return new RolloutScheduler(resolved, initialState(waves, offline), options);
   }
 
   /** Resumes from a state `toJSON` returned (after a restart): same waves, admissions, partial downloads, budgets. */
-  static restore(config: SchedulerConfig, json: unknown): RolloutScheduler {
+  static restore(config: SchedulerConfig, json: unknown, options: SchedulerOptions = {}): RolloutScheduler {
     const state = parseState(json);
     const resolved = resolveConfig(config);
     const unknown = state.waves.flat().find((id) => !resolved.targets.has(id));
     if (unknown !== undefined) throw new BatonError('Conflict', `stored rollout state names device ${unknown}, which the job does not target`);
-    return new RolloutScheduler(resolved, state);
+    return new RolloutScheduler(resolved, state, options);
   }
 
   /** A copy of the state, to persist. */
@@ -157,7 +171,10 @@ export class RolloutScheduler {
     if (this.state.phase === 'running' && this.config.endAt !== undefined && now >= this.config.endAt) stopRollout(this.progress, { kind: 'schedule-end' }, now, events);
     this.expireDeferrals(now);
     events.push(...advance(this.progress, now));
-    const admit = this.state.phase === 'running' ? this.admit(now) : [];
+    const running = this.state.phase === 'running';
+    // Not admitting any more: its shares of the sites go to the other rollouts.
+    if (!running) this.ledger.stopWanting(this.config.jobId);
+    const admit = running ? this.admit(now) : [];
     return { admit, cancel: this.takeCancels(), events, phase: this.state.phase, wakeAt: this.wakeAt() };
   }
 

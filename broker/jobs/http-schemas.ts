@@ -108,7 +108,7 @@ export const createJobQuery = z.object({
 export const forecastSchema = z.object({
   waves: z.array(z.object({ index: z.int(), devices: z.int() })),
   bytesPerSite: z.record(z.string(), z.number()).describe('Firmware bytes each site must carry; `(no site)` for devices without one.'),
-  estimatedCompletionS: z.number().describe('From the site budgets, the service cap and the slowest links; waves in sequence, windows assumed open.'),
+  estimatedCompletionS: z.number().describe("Seconds from the rollout's start to its last byte: the rollout replayed wave by wave, in its devices' maintenance windows, on what the rollouts already running leave of each site's budget."),
   lowerBoundS: z.number().describe('max over sites of (site bytes ÷ site budget): no schedule finishes sooner.'),
   targets: z.int(),
   incompatible: z.int(),

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { isTerminal } from '../../device-sdk/protocol/jobs.js';
 import { resolveConfig } from '../../rollouts/config.js';
 import { forecast } from '../../rollouts/forecast.js';
+import type { BudgetLedger } from '../../rollouts/ledger.js';
 import type { AdmissionInput, AdmissionPolicy, RolloutForecast } from '../jobs/admission.js';
 import type { ExecutionRecord, JobDefinition, JobRecord } from '../jobs/model.js';
 import type { RolloutRepo } from '../store/sqlite/rollouts.js';
@@ -25,6 +26,8 @@ export interface RolloutAdmissionDeps {
   log: Logger;
   /** The policy of the jobs the scheduler does not drive. */
   fallback: AdmissionPolicy;
+  /** The service's budgets: a dry run plans with what the running rollouts leave of each site. */
+  ledger: BudgetLedger;
 }
 
 export class RolloutAdmission implements AdmissionPolicy {
@@ -75,7 +78,7 @@ export class RolloutAdmission implements AdmissionPolicy {
   /** The dry run: the waves, bytes per site and completion time the job would have on these devices. */
   forecast(job: JobDefinition, deviceIds: readonly string[]): RolloutForecast {
     const config = this.d.live.configOf(job, this.d.repo.devices(deviceIds));
-    const { waves, bytesPerSite, estimatedCompletionS, lowerBoundS } = forecast(config);
+    const { waves, bytesPerSite, estimatedCompletionS, lowerBoundS } = forecast(config, { now: this.d.clock(), ledger: this.d.ledger });
     return { waves, bytesPerSite, estimatedCompletionS, lowerBoundS };
   }
 

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { SchedulerConfig } from '../../rollouts/config.js';
+import type { BudgetLedger } from '../../rollouts/ledger.js';
 import { RolloutScheduler } from '../../rollouts/scheduler.js';
 import type { JobDefinition, JobRecord } from '../jobs/model.js';
 import { isJobTerminal } from '../jobs/rollup.js';
@@ -49,6 +50,8 @@ export interface LiveRolloutsDeps {
   defaultMaxPerMinute: number;
   persistence: RolloutPersistence;
   events: RolloutEvents;
+  /** The service's one `BudgetLedger`: every running scheduler joins it (a read-only one does not), so rollouts share each site's budget. */
+  ledger: BudgetLedger;
 }
 
 type ConfigJob = Pick<JobRecord, 'id' | 'type' | 'firmware' | 'rollout' | 'abort' | 'schedule'>;
@@ -83,13 +86,17 @@ export class LiveRollouts {
     if (!live) return;
     this.d.persistence.saveNow(live);
     this.byJob.delete(jobId);
+    this.d.ledger.leave(jobId);
   }
 
   /** Saves every rollout and drops them (the broker is closing). */
   close(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const live of this.byJob.values()) this.d.persistence.saveNow(live);
+    for (const live of this.byJob.values()) {
+      this.d.persistence.saveNow(live);
+      this.d.ledger.leave(live.job.id);
+    }
     this.byJob.clear();
   }
 
@@ -140,14 +147,14 @@ export class LiveRollouts {
     let live: LiveRollout | undefined;
     if (stored) {
       try {
-        live = this.live(job, stored.config, this.open(stored.config, stored), true);
+        live = this.live(job, stored.config, this.open(stored.config, stored, this.d.ledger), true);
       } catch (err) {
         this.d.log.error({ err, jobId: job.id }, 'stored rollout state not restorable; planning again from the executions');
       }
     }
     if (!live) {
       const config = stored ? stored.config : this.configOf(job, this.d.repo.targets(job.id));
-      live = this.live(job, config, this.open(config, undefined), stored !== undefined);
+      live = this.live(job, config, this.open(config, undefined, this.d.ledger), stored !== undefined);
       live.dirty = true;
     }
     this.byJob.set(job.id, live);
@@ -173,9 +180,12 @@ export class LiveRollouts {
     }
   }
 
-  /** Where every scheduler is made: restored from what the store holds, else planned from the config. */
-  private open(config: SchedulerConfig, stored: StoredScheduler | undefined): RolloutScheduler {
-    return stored ? RolloutScheduler.restore(config, stored.state) : RolloutScheduler.create(config);
+  /**
+   * Where every scheduler is made: restored from what the store holds, else planned from the
+   * config. A running one shares the service's budgets (`ledger`); a read-only one has its own.
+   */
+  private open(config: SchedulerConfig, stored: StoredScheduler | undefined, ledger?: BudgetLedger): RolloutScheduler {
+    return stored ? RolloutScheduler.restore(config, stored.state, { ledger }) : RolloutScheduler.create(config, { ledger });
   }
 
   private live(job: JobRecord, config: SchedulerConfig, scheduler: RolloutScheduler, stored: boolean): LiveRollout {

@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { ExecutionStatus } from '../../device-sdk/protocol/jobs.js';
+import { BudgetLedger } from '../../rollouts/ledger.js';
 import type { AdmissionInput, AdmissionPolicy, ExecutionReason, RolloutForecast, RolloutHooks } from '../jobs/admission.js';
 import type { ExecutionRecord, JobDefinition, JobRecord } from '../jobs/model.js';
 import type { Boots } from '../health/boots.js';
@@ -49,12 +50,14 @@ export class Rollouts implements AdmissionPolicy, RolloutHooks {
 
   constructor(private readonly d: RolloutsDeps) {
     const { repo, clock, log } = d;
+    // One per service: every rollout, and the downloads none drives, draw from the same site budgets.
+    const ledger = new BudgetLedger();
     this.persistence = new RolloutPersistence({ repo, clock, log });
     this.events = new RolloutEvents({ publisher: d.publisher, log, persistence: this.persistence, isCurrent: (live) => this.live.isCurrent(live) });
-    this.live = new LiveRollouts({ ...d, persistence: this.persistence, events: this.events });
-    this.admission = new RolloutAdmission({ live: this.live, events: this.events, persistence: this.persistence, repo, clock, log, fallback: d.fallback });
+    this.live = new LiveRollouts({ ...d, persistence: this.persistence, events: this.events, ledger });
+    this.admission = new RolloutAdmission({ live: this.live, events: this.events, persistence: this.persistence, repo, clock, log, fallback: d.fallback, ledger });
     this.devices = new RolloutPresence({ live: this.live, events: this.events, clock });
-    this.delivery = new RolloutDelivery({ live: this.live, events: this.events, repo, clock });
+    this.delivery = new RolloutDelivery({ live: this.live, events: this.events, repo, clock, ledger });
   }
 
   /** The job service's actions; until bound, stops are only logged. */
