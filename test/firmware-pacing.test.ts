@@ -22,13 +22,19 @@ describe('firmware pacing', () => {
     const arrivals: Arrival[] = [];
     const clients = [fx.device.client];
     for (let i = 1; i < devices; i++) clients.push((await deviceOfClass(fx.baton, `dev-${i + 1}`, 'sensor')).client);
-    if (devices > 1) await entitle(fx.baton, fx.firmware.id, clients.slice(1).map((_, i) => `dev-${i + 2}`));
-    const results = await Promise.all(clients.map((client, i) =>
-      downloadFirmware(fx.manifest, fx.options(recordArrivals(mqttJsLink(client), arrivals), {
-        deviceId: `dev-${i + 1}`,
-        statePath: join(fx.dir, `state-${i}.json`),
-        dir: join(fx.dir, `slot-${i}`),
-      }))));
+    const download = (i: number) => downloadFirmware(fx.manifest, fx.options(recordArrivals(mqttJsLink(clients[i]!), arrivals), {
+      deviceId: `dev-${i + 1}`,
+      statePath: join(fx.dir, `state-${i}.json`),
+      dir: join(fx.dir, `slot-${i}`),
+    }));
+    // dev-1 starts at once; the others' rollout shares the service's budget with dev-1's, so it
+    // admits them once dev-1's download is under way, and each starts when admitted.
+    const downloads = [download(0)];
+    if (devices > 1) {
+      await entitle(fx.baton, fx.firmware.id, clients.slice(1).map((_, i) => `dev-${i + 2}`));
+      for (let i = 1; i < devices; i++) downloads.push(download(i));
+    }
+    const results = await Promise.all(downloads);
     for (const r of results) expect(await readFile(r.path)).toEqual(fx.image);
 
     // Arrivals trail the limiter's grants by the delivery delay, which a busy event loop (broker
