@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../rollouts/random.js';
 import { bucketDepth, createPacing, DEFAULT_MAX_DEPTH_BYTES, envelopeBytes, type PacedSite, type Pacing } from './pacing.js';
 
 const KiB = 1024;
@@ -8,15 +9,6 @@ function fakeClock(start = 0) {
   return { now: () => now, set: (ms: number) => (now = ms), advance: (ms: number) => (now += ms) };
 }
 
-/** Deterministic PRNG (mulberry32), so a run is reproducible. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Grant {
   at: number;
@@ -43,7 +35,7 @@ interface DriveOptions {
  * and the device's next block is tried at once. Returns every grant.
  */
 function drive(o: DriveOptions): Grant[] {
-  const random = prng(o.seed);
+  const random = seededRandom(o.seed);
   const grants: Grant[] = [];
   const wakes = Array.from({ length: o.devices }, (_, i) => ({ id: `dev-${i}`, at: random() * 5 }));
   for (;;) {

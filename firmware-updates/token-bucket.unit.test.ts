@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../rollouts/random.js';
 import { BatonError } from '../device-sdk/protocol/errors.js';
 import { BucketPool, PacingLimiter, TokenBucket } from './token-bucket.js';
 
@@ -29,15 +30,6 @@ function worstExcess(grants: Grant[], rate: number, depth: number): number {
   return worst;
 }
 
-/** Deterministic PRNG (mulberry32) so the envelope test is reproducible. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('TokenBucket', () => {
   it.each([
@@ -110,7 +102,7 @@ describe('TokenBucket', () => {
     [52_428, 524, 16_384],
   ])('never exceeds rate × window + max(depth, last take) (rate %i, depth %i, takes ≤ %i), stalls included', (rate, depth, largest) => {
     const clock = fakeClock();
-    const random = prng(rate ^ depth);
+    const random = seededRandom(rate ^ depth);
     const bucket = new TokenBucket({ rate, depth, clock });
     const grants: Grant[] = [];
     for (let step = 0; step < 4000; step++) {

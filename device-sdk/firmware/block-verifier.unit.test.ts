@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { verifyBlock, verifyChunkTable } from './block-verifier.js';
-import { blockCount } from './manifest.js';
-import { chunkTableOf, codeOf, flipped, makeImage, manifestFor } from './test-fixtures.js';
+import { codeOf, elevenBlocks, flipped } from './test-fixtures.js';
 
-const CHUNK = 1024;
-const image = makeImage(10 * CHUNK + 300); // 11 blocks, the last one short
-const manifest = manifestFor(image, { keyId: 'k1', chunkSize: CHUNK });
-const table = chunkTableOf(image, CHUNK);
-const blocks = blockCount(image.length, CHUNK);
-const block = (i: number) => Buffer.from(image.subarray(i * CHUNK, (i + 1) * CHUNK));
+const { CHUNK, image, manifest, table, blocks, block } = elevenBlocks();
 
 describe('verifyChunkTable and verifyBlock', () => {
   it('accepts the genuine table and every genuine block', async () => {

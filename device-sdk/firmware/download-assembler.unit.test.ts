@@ -4,15 +4,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../test-fixtures.js';
 import { BitmapFile } from './bitmap-file.js';
 import { bitmapPathOf, DownloadAssembler } from './download-assembler.js';
-import { blockCount } from './manifest.js';
-import { chunkTableOf, codeOf, flipped, makeImage, manifestFor, sha256Hex, useTempDir } from './test-fixtures.js';
+import { codeOf, elevenBlocks, flipped, sha256Hex, useTempDir } from './test-fixtures.js';
 
-const CHUNK = 1024;
-const image = makeImage(10 * CHUNK + 300); // 11 blocks, the last one short
-const manifest = manifestFor(image, { keyId: 'k1', chunkSize: CHUNK });
-const table = chunkTableOf(image, CHUNK);
-const blocks = blockCount(image.length, CHUNK);
-const block = (i: number) => Buffer.from(image.subarray(i * CHUNK, (i + 1) * CHUNK));
+const { CHUNK, image, manifest, table, blocks, block } = elevenBlocks();
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
 
 describe('DownloadAssembler', () => {

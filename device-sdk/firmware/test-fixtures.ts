@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import { BatonError, type ErrorCode } from '../protocol/errors.js';
 import {
+  blockCount,
   deriveFirmwareId,
   MANIFEST_TYP,
   type FirmwareAlgorithm,
@@ -65,6 +66,20 @@ export function chunkTableOf(image: Uint8Array, chunkSize: number): Buffer {
 }
 
 export const makeImage = (size: number): Buffer => randomBytes(size);
+
+/** An image of 11 blocks of 1 KiB, the last one short, with its manifest, chunk table and blocks. */
+export function elevenBlocks() {
+  const CHUNK = 1024;
+  const image = makeImage(10 * CHUNK + 300);
+  return {
+    CHUNK,
+    image,
+    manifest: manifestFor(image, { keyId: 'k1', chunkSize: CHUNK }),
+    table: chunkTableOf(image, CHUNK),
+    blocks: blockCount(image.length, CHUNK),
+    block: (i: number) => Buffer.from(image.subarray(i * CHUNK, (i + 1) * CHUNK)),
+  };
+}
 
 /** A copy of `data` with one bit of byte `at` flipped. */
 export function flipped(data: Uint8Array, at: number): Buffer {
