@@ -152,14 +152,24 @@ export function createDelivery({ publisher, pacing, maxOutstanding, log, onSent,
     q.running = true;
     try {
       while (live(q) && q.inFlight < PIPELINE_DEPTH && q.runs.length > 0) {
-        if (unfinished >= MAX_UNFINISHED) {
-          waitingForSlot.add(q);
-          break;
-        }
         const head = q.runs[0]!;
         if (mayStream?.(q.deviceId, head.firmware.id) === false) {
           dropDeviceFirmware(q, head.firmware.id);
           continue;
+        }
+        // Wait for the buckets before taking a slot: a device paced to its own slow link would
+        // otherwise hold one of the MAX_UNFINISHED slots for a whole block's wait, and a few dozen
+        // such devices would hold back every other download (measured: sites at 0.65 of their
+        // budgets with 10,000 devices). Another device may still take the tokens meanwhile;
+        // serveBatch then waits for them with its slot, as before.
+        const wait = head.first === CHUNK_TABLE ? 0 : pacing.limiterFor(q.deviceId, q.site).timeUntil(head.firmware.blockBytes(head.first));
+        if (wait > 0) {
+          await sleep(wait);
+          continue;
+        }
+        if (unfinished >= MAX_UNFINISHED) {
+          waitingForSlot.add(q);
+          break;
         }
         q.inFlight++;
         unfinished++;
