@@ -33,6 +33,14 @@ async function persistentDevice(baton: TestBaton, device: { id: string; secret: 
 }
 
 /** Sets desired state over REST: the device's delta is delivered live, or queued in its session. */
+/** The connected dev-1 still gets its deltas and was never closed: the refused attempts left it alone. */
+async function expectUndisturbed(baton: TestBaton, live: MqttClient, closes: { readonly count: number }): Promise<void> {
+  const received = nextMessage(live, (t) => t === delta('dev-1'));
+  await sendDelta(baton, 'dev-1', 'on');
+  expect((await received).json.state).toEqual({ led: 'on' });
+  expect(closes.count).toBe(0);
+}
+
 async function sendDelta(baton: TestBaton, deviceId: string, led: string): Promise<void> {
   const res = await baton.api('PATCH', `/api/v1/devices/${deviceId}/shadow`, { state: { desired: { led } } });
   expect(res.status).toBe(200);
@@ -93,10 +101,7 @@ describe('client ids belong to their devices', () => {
     // While the device is connected: neither a clean nor a persistent takeover gets in.
     expect(await tryConnect(baton.mqttUrl, { clientId: 'dev-1', username: 'api', password: token, clean: true })).toBe('refused:2');
     expect(await tryConnect(baton.mqttUrl, { clientId: 'dev-1', username: 'api', password: token, clean: false })).toBe('refused:2');
-    const received = nextMessage(live, (t) => t === delta('dev-1'));
-    await sendDelta(baton, 'dev-1', 'on');
-    expect((await received).json.state).toEqual({ led: 'on' });
-    expect(closes.count).toBe(0);
+    await expectUndisturbed(baton, live, closes);
 
     // While it is away: its stored subscriptions and its queued message survive the attempts.
     await live.endAsync();
@@ -121,10 +126,7 @@ describe('client ids belong to their devices', () => {
     expect(await tryConnect(baton.mqttUrl, { clientId: claimClientId('SN-1') })).toBe('refused:2');
     expect(await tryConnect(baton.mqttUrl, { clientId: 'sensor-bridge' })).toBe('connected');
 
-    const received = nextMessage(live, (t) => t === delta('dev-1'));
-    await sendDelta(baton, 'dev-1', 'on');
-    expect((await received).json.state).toEqual({ led: 'on' });
-    expect(closes.count).toBe(0);
+    await expectUndisturbed(baton, live, closes);
   });
 
   it('refuses another device\'s credentials under a device\'s client id (CONNACK 5, as before) and leaves the device alone', async () => {
@@ -135,10 +137,7 @@ describe('client ids belong to their devices', () => {
     const closes = closesOf(live);
 
     expect(await tryConnect(baton.mqttUrl, { clientId: 'dev-1', username: 'dev-2', password: other.secret })).toBe('refused:5');
-    const received = nextMessage(live, (t) => t === delta('dev-1'));
-    await sendDelta(baton, 'dev-1', 'on');
-    expect((await received).json.state).toEqual({ led: 'on' });
-    expect(closes.count).toBe(0);
+    await expectUndisturbed(baton, live, closes);
 
     await live.endAsync();
     await sendDelta(baton, 'dev-1', 'off');
